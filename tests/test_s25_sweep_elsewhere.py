@@ -123,13 +123,17 @@ def test_a_sweep_whose_folders_are_all_here_has_no_run_folder_column(tmp_path):
 
 @pytest.fixture
 def tied(tmp_path, monkeypatch):
-    """A sweep of 3 tiny trials over two learning rates: trial-0 and trial-2 train with 0.05 (the same
-    run, so the same val_pacc, the best), trial-1 with 0.001; trial-0's run folder moved away."""
+    """A sweep of 3 tiny trials over two learning rates and train.log_every, which changes no figure:
+    trial-0 and trial-1 train with 0.05 (the same run but for its logging, so the same val_pacc, the
+    best; the same values twice would not be trained again), trial-2 with 0.001; trial-0's run folder
+    moved away."""
     out = tmp_path / "sw"
-    sweep = tiny_sweep(space={"optim.lr": {"type": "categorical", "choices": [0.001, 0.05]}})
+    lr, log_every = ({"type": "categorical", "choices": c} for c in ([0.001, 0.05], [0, 1]))
+    sweep = tiny_sweep(space={"optim.lr": lr, "train.log_every": log_every})
     vislab.sweep(sweep, out=out, trials=3, quiet=True)
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
-    assert [t.params["optim.lr"] for t in study.trials] == [0.05, 0.001, 0.05]
+    drawn = [(t.params["optim.lr"], t.params["train.log_every"]) for t in study.trials]
+    assert drawn == [(0.05, 0), (0.05, 1), (0.001, 0)]
     shutil.move(out / "trials" / "0", tmp_path / "elsewhere")
     skip_report_figures(monkeypatch)
     return out
@@ -144,14 +148,14 @@ def _report(out):
 
 
 def test_a_row_from_the_database_ties_like_any_other_and_claims_no_test_set(tied, capsys):
-    """trial-0 (from the study database) ties trial-2 on val PACC: results.md bolds neither (the note
+    """trial-0 (from the study database) ties trial-1 on val PACC: results.md bolds neither (the note
     says none where two tie), as report.html; it is named in no "Test set unknown" sentence, and both
     files have the same data line, the runs' own split sizes."""
     code, text = cli(capsys, "sweep", "show", tied)
     assert code == 0, text
     md = (tied / "results.md").read_text()
     table = _table_rows(tied)
-    assert table["trial-0"]["val PACC"] == table["trial-2"]["val PACC"], table
+    assert table["trial-0"]["val PACC"] == table["trial-1"]["val PACC"], table
     assert all("*" not in row["val PACC"] for row in table.values()), table
     assert "Test set unknown" not in md and "nor a config.yaml" not in md, md
     data = next(line for line in md.splitlines() if line.startswith("Data: "))
@@ -159,7 +163,10 @@ def test_a_row_from_the_database_ties_like_any_other_and_claims_no_test_set(tied
     line, bold = _report(tied)
     assert line == data, (line, data)
     in_md = re.findall(r"\*\*([^*]+)\*\*", "\n".join(first_table(md)))
-    assert bold == in_md and "0.4577" not in bold, (bold, in_md)  # trial-2's test figures alone
+    assert bold == in_md and "0.4577" not in bold, (
+        bold,
+        in_md,
+    )  # trial-1 and -2 test figures alone
 
 
 def test_compare_of_a_sweep_folder_prints_its_results_table(tied, capsys):

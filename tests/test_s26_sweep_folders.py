@@ -2,7 +2,9 @@
 results.md/results.csv `sweep show` writes (trials finished since by another worker in them too);
 `sweep show --storage --study` from another folder says how the trials were made, as the sweep folder's
 own results.md does; `vislab paper DIR` of a sweep whose trials' run folders are all elsewhere has their
-rows from the study database, and its notes name the trials no figure could draw."""
+rows from the study database, and its notes name the trials no figure could draw (of those --only keeps,
+and the study's figures drawn); a paper whose study cannot be loaded says so; `vislab report DIR` writes
+DIR/narrow's tables too."""
 
 import shutil
 
@@ -109,3 +111,84 @@ def test_paper_of_a_sweep_whose_run_folders_are_all_elsewhere(shared, capsys, mo
     finally:
         for name in ("a", "b"):
             shutil.move(away / name, root / name)
+
+
+def test_paper_only_names_the_kept_trials_and_a_lost_study_is_named(shared, capsys, monkeypatch):
+    """Both workers' folders gone: `vislab paper --only trial-1` names trial-1 alone as in no figure (not
+    trial-0, which has no row); with the shared database moved away too, the paper names that, not "no
+    finished run ... finish a run first", and says how to give the storage."""
+    root, storage = shared
+    away = root / "away2"
+    away.mkdir()
+    for name in ("a", "b"):
+        shutil.move(root / name, away / name)
+    try:
+        skip_report_figures(monkeypatch)
+        monkeypatch.chdir(away)
+        code, text = cli(capsys, "sweep", "show", "--storage", storage, "--study", "tiny")
+        assert code == 0, text
+        out = away / "runs" / "sweep-tiny"
+        code, text = cli(capsys, "paper", out, "--only", "trial-1", "--out", away / "P2")
+        assert code == 0, text
+        texts = one_line((away / "P2" / "texts.tex").read_text())
+        assert "trial-1 is in no figure drawn from the" in texts, texts
+        assert "trial-0, trial-1 are in no figure" not in texts and "trial-0 is in" not in texts
+        assert "trial-1 is in no figure drawn from the" in one_line(text)
+        shutil.move(root / "shared.db", away / "shared.db")
+        try:
+            code, text = cli(capsys, "paper", out)
+        finally:
+            shutil.move(away / "shared.db", root / "shared.db")
+        said = one_line(text)
+        assert code != 0
+        assert "finish a run first" not in said, said
+        assert "sweep study, whose database holds the trials' rows, was not loaded" in said, said
+        assert "`vislab sweep show NEW_DIR --storage URL --study tiny`" in said, said
+    finally:
+        for name in ("a", "b"):
+            shutil.move(away / name, root / name)
+
+
+def test_undrawn_note_names_only_the_study_figures_drawn():
+    """One complete trial: only the objective-per-trial figure is drawn from the study (the parallel
+    coordinates need two), so the note names it alone; two trials: both."""
+    import optuna
+
+    from vislab.report.sweep import undrawn_note
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study()
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}
+    study.add_trial(optuna.trial.create_trial(params={"lr": 0.01}, distributions=dist, value=0.5))
+    one = undrawn_note(study, ["trial-0"])
+    assert one.endswith("The figure drawn from the study (objective per trial) holds it."), one
+    assert "parallel" not in one
+    study.add_trial(optuna.trial.create_trial(params={"lr": 0.02}, distributions=dist, value=0.6))
+    two = undrawn_note(study, ["trial-0", "trial-1"])
+    assert two.endswith(
+        "The figures drawn from the study (objective per trial, parallel coordinates) hold them."
+    ), two
+    assert undrawn_note(study, []) == ""
+
+
+def test_report_of_a_sweep_folder_writes_its_narrow_stages_tables_too(
+    tmp_path, capsys, monkeypatch
+):
+    """`vislab report DIR` of a sweep with a --narrow stage writes DIR/narrow/results.md again, as
+    `vislab sweep show DIR` does, and reads the trials' rows once (those finish read)."""
+    import vislab.report.plan as plan
+
+    out = tmp_path / "sw"
+    vislab.sweep(tiny_sweep(), out=out, trials=2, narrow=1, narrow_trials=1, quiet=True)
+    for name in ("results.md", "results.csv"):
+        (out / "narrow" / name).unlink()
+    skip_report_figures(monkeypatch)
+
+    def read_again(*args, **kw):
+        raise AssertionError("table_summaries read again")
+
+    monkeypatch.setattr(plan, "table_summaries", read_again)
+    code, text = cli(capsys, "report", out)
+    assert code == 0, text
+    assert f"results: {out / 'narrow' / 'results.md'}" in text
+    assert _runs(out / "narrow") == ["trial-0"]

@@ -77,7 +77,7 @@ from vislab.report.build import (
     provenance_of,
     say_undrawn,
 )
-from vislab.report.plan import ReportPlan, plan_report, plan_runs
+from vislab.report.plan import ReportPlan, not_loaded, plan_report, plan_runs, undrawn
 from vislab.report.run_files import read_histories
 from vislab.report.search import search_text
 from vislab.report.seeds import (
@@ -230,15 +230,16 @@ def paper_plan(
             )
         plan = plan_runs(_named(paths), Path(out))
     if not plan.table:  # a sweep's complete trials from its study database are rows too
-        unread = "".join(f"\n  - {note}" for note in plan.unread)
-        raise UserError(
-            f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
-            f"finish a run first (vislab train / vislab suite), then make its paper.{unread}"
-        )
-    settings = plan_settings(plan)
+        raise UserError(_nothing_finished(plan, paths))
+    settings, said = plan_settings(plan), undrawn(plan)
     if only:
         plan = only_runs(plan, only)
         settings = _chosen_settings(plan, settings)
+        plan.notes = [n for n in plan.notes if n != said]  # said again, of the trials kept
+        said = undrawn(plan)
+        plan.notes += [said] if said else []
+    if said:  # on the terminal too, as texts.tex's notes say it
+        log(f"note: {said}")
     if plan.study is not None:  # texts.tex's notes name the trials in no table
         plan.notes += trials_left_out(plan.study, set(plan.runs) if only else None)
     rows = plan_rows(plan)
@@ -247,6 +248,17 @@ def paper_plan(
         keep = {next(n for n in rows[r] if n in plan.complete) for r in firsts}
         plan.detailed = {n: s for n, s in plan.detailed.items() if n in keep}
     return plan, settings
+
+
+def _nothing_finished(plan: ReportPlan, paths: list[Path]) -> str:
+    """Why ``plan`` (of ``paths``) has no row for a paper (its sweep study not loaded, or no run finished)."""
+    unread = "".join(f"\n  - {note}" for note in plan.unread)
+    if why := not_loaded(plan):  # its rows are in the study alone
+        return f"no finished run in {plan.folder}: no trial's run folder is here, and {why}{unread}"
+    return (
+        f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
+        f"finish a run first (vislab train / vislab suite), then make its paper.{unread}"
+    )
 
 
 def _chosen_settings(plan: ReportPlan, whole: Settings) -> Settings:

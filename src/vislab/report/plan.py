@@ -20,6 +20,7 @@ from vislab.experiments.sweeps.results import finish, load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.experiments.sweeps.trials import table_summaries
 from vislab.report.run_files import RunFiles, read_configs, read_summaries
+from vislab.report.sweep import undrawn_note
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -56,6 +57,7 @@ class ReportPlan:
     configs: dict[str, Config] = field(default_factory=dict)
     # the runs' metrics.jsonl and predictions_test.npz, each read once for the whole build
     files: RunFiles = field(default_factory=RunFiles)
+    unloaded: str = ""  # why a sweep's study could not be loaded ("": it was, or no sweep)
 
 
 def plan_report(
@@ -69,26 +71,21 @@ def plan_report(
     suite = caught_up(folder, info, log) if isinstance(info, SuiteInfo) else None
     sweep = info if isinstance(info, SweepInfo) else None
     notes: list[str] = []
+    # a sweep's table rows as finish read them, and why its study was not loaded
+    read, unloaded = None, ""
     if sweep is not None:
-        study = study or _load_study(folder, notes, log)
+        if study is None:
+            study, read, unloaded = _load_study(folder, notes, log)
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
     complete = {n: s for n, s in summaries.items() if _complete(s) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
-    detailed, shown = dict(complete), list(complete)
-    if sweep is not None:  # curves of the best K trials, per-run figures of the best few
-        ranked = sorted(
-            complete,
-            key=lambda n: complete[n].get(sweep.metric or "val_pacc") or 0,
-            reverse=sweep.direction != "minimize",
-        )
-        detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
-        shown = ranked[: sweep.curves or DEFAULT_CURVES]
+    detailed, shown = _best_trials(sweep, complete)
     table, elsewhere = complete, {}
     if sweep is not None and study is not None:
-        table, elsewhere = table_summaries(study, complete, runs)
-    return ReportPlan(
+        table, elsewhere = read or table_summaries(study, complete, runs)
+    plan = ReportPlan(
         folder=folder,
         suite=suite,
         sweep=sweep,
@@ -105,7 +102,45 @@ def plan_report(
         unread=unread + unread_cfg,
         left_out=[n for n, s in summaries.items() if s is None],
         configs=configs,
+        unloaded=unloaded,
     )
+    plan.notes += [said] if (said := undrawn(plan)) else []
+    return plan
+
+
+def undrawn(plan: ReportPlan) -> str:
+    """The plan's note on the sweep's trials whose rows come from its study database (those in
+    ``plan.elsewhere``: :func:`~vislab.report.sweep.undrawn_note`); "" when none."""
+    return undrawn_note(plan.study, list(plan.elsewhere)) if plan.study is not None else ""
+
+
+def not_loaded(plan: ReportPlan) -> str:
+    """Why the sweep study of ``plan`` was not loaded, and how a paper gets it (``vislab paper`` has no
+    --storage); "" when it was, or the plan is of no sweep."""
+    if not plan.unloaded or plan.sweep is None:
+        return ""
+    return (
+        f"its sweep study, whose database holds the trials' rows, was not loaded: {plan.unloaded} "
+        f"`vislab paper` has no --storage: put the database back where {plan.folder / 'sweep.json'} "
+        f"records it, or write a sweep folder that records where it is now, `vislab sweep show "
+        f"NEW_DIR --storage URL --study {plan.sweep.study}`, then make the paper of NEW_DIR."
+    )
+
+
+def _best_trials(
+    sweep: SweepInfo | None, complete: dict[str, RunSummary]
+) -> tuple[dict[str, RunSummary], list[str]]:
+    """(the runs with their own figures, those whose curves are drawn): of a ``sweep``, its best few
+    trials and best K (K in sweep.json); else every complete run."""
+    if sweep is None:
+        return dict(complete), list(complete)
+    ranked = sorted(
+        complete,
+        key=lambda n: complete[n].get(sweep.metric or "val_pacc") or 0,
+        reverse=sweep.direction != "minimize",
+    )
+    detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
+    return detailed, ranked[: sweep.curves or DEFAULT_CURVES]
 
 
 def check_reportable(plan: ReportPlan) -> None:
@@ -186,22 +221,46 @@ def _complete(summary: RunSummary | None) -> bool:
     return summary is not None and summary.complete
 
 
-def _load_study(folder: Path, notes: list[str], log: Callable[[str], None]) -> optuna.Study | None:
-    """``folder``'s sweep study, from the storage its sweep.json records, its results.csv/.md and
-    trials.csv written first as ``vislab sweep show`` writes them (:func:`finish`: trials finished or
-    resumed since are in them, as in the report), ``log`` told; None, with a note (in ``notes`` and told
-    to ``log``) saying why and the command that gives another storage (``vislab report`` has no
-    --storage; ``vislab sweep show`` has)."""
-    show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
+Rows = tuple[
+    dict[str, RunSummary], dict[str, RunSummary]
+]  # a sweep's table rows, those from its database
+
+
+def _load_study(
+    folder: Path, notes: list[str], log: Callable[[str], None]
+) -> tuple[optuna.Study | None, Rows | None, str]:
+    """``folder``'s sweep study, from the storage its sweep.json records, the rows of its table and "":
+    its results.csv/.md and trials.csv, and those of its --narrow stage (``folder/narrow``), written first
+    as ``vislab sweep show`` writes them (:func:`finish`: trials finished or resumed since are in them, as
+    in the report), ``log`` told. (None, None, why) when the study cannot be loaded, with a note (in
+    ``notes`` and told to ``log``) saying why and the command that gives another storage (``vislab
+    report`` has no --storage; ``vislab sweep show`` has)."""
+    study, why = _study_of(folder)
+    if study is None:
+        show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
+        said = f"{why} To give its storage to a report: {show}."
+        notes.append(f"sweep study not loaded: {said}")
+        log(f"warning: sweep study not loaded, so the report shows its runs without it: {said}")
+        return None, None, why
+    rows = finish(folder, study, log)
+    narrow = folder / "narrow"
+    if (narrow / "sweep.json").is_file():
+        stage, why = _study_of(narrow)
+        if stage is not None:
+            finish(narrow, stage, log)
+        else:
+            said = f"the --narrow stage's results.md was not written again: {why}"
+            notes.append(said)
+            log(f"warning: {said}")
+    return study, rows, ""
+
+
+def _study_of(folder: Path) -> tuple[optuna.Study | None, str]:
+    """(``folder``'s sweep study, "") or (None, why it cannot be loaded)."""
     try:
         study = load_study_of(folder)
     except UserError as e:
-        why = f"{e} To give its storage to a report: {show}."
-    else:
-        if study is not None:
-            finish(folder, study, log)
-            return study
-        why = f"its storage URL needs a password; use {show}."
-    notes.append(f"sweep study not loaded: {why}")
-    log(f"warning: sweep study not loaded, so the report shows its runs without it: {why}")
-    return None
+        return None, str(e)
+    if study is None:
+        return None, f"the storage URL {folder / 'sweep.json'} records needs a password."
+    return study, ""

@@ -19,7 +19,6 @@ from vislab.experiments.sweeps.trials import (
     higher_better,
     importance_note,
     importances,
-    trial_name,
     trial_rows,
 )
 from vislab.plotting.sweeps import (
@@ -57,14 +56,9 @@ CAPTIONS = {
 def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -> list[dict]:
     """The history, importances (``imp``: :func:`~vislab.experiments.sweeps.trials.importances`) and
     parallel-coordinates figures drawn into ``figs`` (the report's or the paper's), each only when there
-    is something to show: their :meth:`FigureSet.make` results."""
-    metric = study_metric(study)
-    done = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None and math.isfinite(t.value)
-    ]
-    if not done:
+    is something to show (:func:`trial_figures`): their :meth:`FigureSet.make` results."""
+    metric, done, keys = study_metric(study), _done(study), trial_figures(study)
+    if not keys:
         return []
     each = dict(metric=metric, higher_better=higher_better(study))
     values = [t.value for t in done]
@@ -72,8 +66,8 @@ def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -
     if imp:
         named = dict(title="parameter importances", xlabel=f"importance for {metric}")
         drawn.append(("importances", plot_bars, (imp,), named))
-    axes = axes_of(study)
-    if axes and len(done) >= 2:
+    if "parallel" in keys:
+        axes = axes_of(study)
         drawn.append(
             ("parallel", plot_parallel_coordinates, ([t.params for t in done], values, axes), each)
         )
@@ -82,6 +76,24 @@ def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -
         for key, draw, args, kw in drawn
     ]
     return [fig for fig in made if fig]
+
+
+def trial_figures(study: optuna.Study) -> list[str]:
+    """The figures :func:`sweep_figures` draws of the trials' objectives (their :data:`CAPTIONS` keys):
+    the history where a complete trial has a finite objective, the parallel coordinates where two have
+    and a parameter was swept."""
+    done = _done(study)
+    shown = {"history": bool(done), "parallel": len(done) >= 2 and bool(axes_of(study))}
+    return [key for key, drawn in shown.items() if drawn]
+
+
+def _done(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's complete trials with a finite objective: those its figures draw."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None and math.isfinite(t.value)
+    ]
 
 
 def trial_curves(
@@ -134,8 +146,7 @@ def sweep_section(
     if study is None:
         return None
     params, rows = trial_rows(study)
-    elsewhere = elsewhere_trials(study, trial_dirs(study, folder))
-    away = {t.number for t in elsewhere}
+    away = {t.number for t in elsewhere_trials(study, trial_dirs(study, folder))}
     for r in rows:
         r["shown"] = {
             k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
@@ -143,9 +154,8 @@ def sweep_section(
         if r["number"] in away:  # its row from the study database alone
             r["error"] = "; ".join(filter(None, (f"run folder {NOT_HERE}", r["error"])))
     imp, note = importances(study), importance_note(study)
-    for said in (note, undrawn_note(elsewhere)):
-        if said:
-            figs.notes.append(said)
+    if note:
+        figs.notes.append(note)
     made = sweep_figures(study, figs, imp)
     top = best(study, 1)
     narrow = folder / "narrow"
@@ -163,19 +173,29 @@ def sweep_section(
     )
 
 
-def undrawn_note(elsewhere: list[FrozenTrial]) -> str:
-    """The note on the complete trials among ``elsewhere`` (those whose run folders are not here:
-    :func:`elsewhere_trials`): rows of the table from the study database, in no figure drawn from a run
-    folder (training curves, a trial's own figures), but in those drawn from the study; "" when none."""
-    names = [trial_name(t) for t in elsewhere if t.state is TrialState.COMPLETE]
+# the figures of :func:`trial_figures` as :func:`undrawn_note` names them
+STUDY_WORDS = {"history": "objective per trial", "parallel": "parallel coordinates"}
+
+
+def undrawn_note(study: optuna.Study, names: list[str]) -> str:
+    """The note on the complete trials ``names`` whose rows come from the study database (their run
+    folders are not here: ``trials.table_summaries``): in no figure drawn from a run folder (training
+    curves, a trial's own figures), but in those drawn from the study that are drawn
+    (:func:`trial_figures`); "" when none."""
     if not names:
         return ""
     one = len(names) == 1
     folders = "its run folder is" if one else "their run folders are"
     rows = "its row comes" if one else "their rows come"
-    return (
+    said = (
         f"{first_few(names, 8)} {'is' if one else 'are'} in no figure drawn from the trials' run "
         f"folders (training curves, a trial's own figures): {folders} {NOT_HERE}, so {rows} from the "
-        f"study database. The figures drawn from the study (objective per trial, parallel coordinates) "
-        f"hold {'it' if one else 'them'}."
+        f"study database."
     )
+    held = [STUDY_WORDS[key] for key in trial_figures(study)]
+    if not held:
+        return said
+    figures = "figure" if len(held) == 1 else "figures"
+    hold = "holds" if len(held) == 1 else "hold"
+    drawn = f"The {figures} drawn from the study ({', '.join(held)}) {hold}"
+    return f"{said} {drawn} {'it' if one else 'them'}."

@@ -36,6 +36,7 @@ from vislab.experiments.sweeps.trials import (
 )
 from vislab.files import atomic_write_text
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 ResultsHook = Callable[[Path, optuna.Study], None]
 """Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
@@ -120,11 +121,11 @@ def finish(
     study: optuna.Study,
     log: Callable[[str], None],
     on_results: ResultsHook | None = None,
-) -> None:
+) -> tuple[dict[str, RunSummary], dict[str, RunSummary]]:
     """results.csv / results.md (complete trials, with their parameters: those whose run folders are not
     here from the study database, ``trials.table_summaries``; the count of the others; the trials
     other workers still run: :func:`still_running`, said too) and trials.csv; then
-    ``on_results(out, study)``."""
+    ``on_results(out, study)``. Returns what ``table_summaries`` read (a report's plan reuses it)."""
     local, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
@@ -152,6 +153,7 @@ def finish(
         log(running)
     if on_results is not None:
         on_results(out, study)
+    return summaries, elsewhere
 
 
 def keep_base(out: Path, study: optuna.Study, dirs: dict[str, Path] | None = None) -> None:
