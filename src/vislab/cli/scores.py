@@ -243,7 +243,7 @@ def _check_run_figures(target: Path) -> None:
     folder = figures_folder(Path(target))
     if folder.exists() and not folder.is_dir():
         raise UserError(
-            f"eval writes its confusion PNG, tables and mistakes into '{folder}', which is a file, not "
+            f"eval writes its confusion and ROC PNGs, tables and mistakes into '{folder}', which is a file, not "
             f"a folder: nothing was scored. Move that file aside, or give another folder for them: "
             f"--out DIR."
         )
@@ -251,7 +251,7 @@ def _check_run_figures(target: Path) -> None:
         check_writable(folder, "eval's figures and tables", undone="nothing was scored")
     except UserError:
         raise UserError(
-            f"eval writes its confusion PNG, tables and mistakes into '{folder}', which cannot be "
+            f"eval writes its confusion and ROC PNGs, tables and mistakes into '{folder}', which cannot be "
             f"written (a read-only run, or not yours): nothing was scored. Give a writable folder "
             f"for them: --out DIR."
         ) from None

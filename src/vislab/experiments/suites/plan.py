@@ -41,6 +41,8 @@ class PlannedRun:
     differences: list[str] = field(default_factory=list)  # "failed": run_dir holds another config
     # of those, the keys whose value in run_dir is an older vislab's default → that value
     former: dict[str, Any] = field(default_factory=dict)
+    # each differing key → its value in run_dir (what --set keeps, e.g. for a built-in suite changed since)
+    was: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> PlannedRun:
@@ -102,7 +104,8 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
     )
     keys = {_key(d) for d in diff}
     former = {k: v for k, v in at_former_defaults(stored, cfg).items() if k in keys}
-    return PlannedRun(name, run_dir, "failed", cfg, problem, diff, former)
+    was = {k: setting(stored, k) for k in keys}
+    return PlannedRun(name, run_dir, "failed", cfg, problem, diff, former, was)
 
 
 def _changed_since(run_dir: Path, cfg: Config) -> str:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vislab.config.former_defaults import keep_former
+from vislab.config.overrides import as_set
 from vislab.errors import UserError
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.lock_owner import jobs_owner
+from vislab.experiments.suites.spec import SUITE_DIR
 from vislab.training.rundir import RunDir
 
 if TYPE_CHECKING:  # annotations only
@@ -42,13 +44,35 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     rerun = (
         "Or "
         if only_former
-        else f"Re-run it with the suite file and options it was run with{_options_before(out)}, "
+        else _builtin_changed(suite, plan)
+        or f"Re-run it with the suite file and options it was run with{_options_before(out)}, "
     )
     raise UserError(
         f"suite '{suite.name}' was run into '{out}' with a different config: its runs there differ from "
         f"the ones asked for, so nothing was trained or written:\n{lines}\n{older}{rerun}delete those "
         f"runs' folders to train them anew (the others are kept), add --overwrite to start the suite "
         f"over (deletes its runs; Python: overwrite=True), or choose another --out (Python: out=)."
+    )
+
+
+def _builtin_changed(suite: Suite, plan: list[PlannedRun]) -> str:
+    """For a built-in suite, whose file vislab may have changed since its folder was made (there is no
+    other file to re-run it with): the ``--set`` that gives every differing setting the folder's value,
+    where the runs agree on it ('' otherwise, or for a suite file of the user's)."""
+    if suite.path is None or suite.path.parent != SUITE_DIR:
+        return ""
+    was: dict[str, Any] = {}
+    for p in plan:
+        for key, value in p.was.items():
+            if was.setdefault(key, value) != value:
+                return ""
+    if not was:
+        return ""
+    sets = " ".join(f"--set {k}={as_set(v)}" for k, v in was.items())
+    python = [f"{k}={as_set(v)}" for k, v in was.items()]
+    return (
+        f"The built-in suite '{suite.name}' may have changed since (docs/upgrading.md): to go on with "
+        f"the runs as they are, add {sets} (Python: overrides={python!r}). Or "
     )
 
 

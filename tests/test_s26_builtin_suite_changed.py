@@ -1,0 +1,40 @@
+"""Session 26: a built-in suite whose file changed since its folder was made (vit-study and timm-mnist
+gained train.eval_at_start and train.track_test) cannot be re-run "with the suite file it was run with":
+the refusal gives the --set that keeps the folder's values instead."""
+
+from __future__ import annotations
+
+from conftest import cli, one_line
+
+
+def test_a_changed_builtin_suite_says_the_set_that_keeps_the_folders_runs(capsys, tmp_path):
+    out = tmp_path / "qs"
+    first = ["suite", "quickstart", "--only", "mlp", "--epochs", "1", "--out", str(out)]
+    # the folder as an older built-in file made it: another eval_at_start
+    code, text = cli(capsys, *first, "--set", "train.eval_at_start=true")
+    assert code == 0, text
+    code, text = cli(capsys, *first)
+    said = one_line(text)
+    assert code != 0 and "Traceback" not in text, text
+    assert "train.eval_at_start" in said and "nothing was trained or written" in said, said
+    assert (
+        "The built-in suite 'quickstart' may have changed since (docs/upgrading.md): to go on with the "
+        "runs as they are, add --set train.eval_at_start=true (Python: "
+        "overrides=['train.eval_at_start=true'])" in said
+    ), said
+    assert "Re-run it with the suite file" not in said, said
+    code, text = cli(capsys, *first, "--set", "train.eval_at_start=true")  # the fix works
+    assert code == 0, text
+
+
+def test_a_suite_file_of_ones_own_keeps_the_rerun_advice(capsys, tmp_path):
+    suite = tmp_path / "mine.yaml"
+    suite.write_text(
+        "base: {data: {name: digits, limit: 200}, train: {epochs: 1}}\nruns: {mlp: {model.name: mlp}}\n"
+    )
+    out = tmp_path / "mine"
+    assert cli(capsys, "suite", str(suite), "--out", str(out), "--set", "optim.lr=0.01")[0] == 0
+    code, text = cli(capsys, "suite", str(suite), "--out", str(out))
+    said = one_line(text)
+    assert code != 0 and "Re-run it with the suite file and options it was run with" in said, said
+    assert "built-in suite" not in said, said
