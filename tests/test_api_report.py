@@ -6,9 +6,11 @@ import pytest
 
 import vislab
 from conftest import cli
+from figures_skipped import skip_report_figures
 
 
-def test_report_writes_the_folders_page_as_the_command_does(tmp_path, capsys):
+def test_report_writes_the_folders_page_as_the_command_does(tmp_path, capsys, monkeypatch):
+    skip_report_figures(monkeypatch)  # the page and where it goes are what is read
     run = vislab.train(
         model="mlp", data="digits", out=tmp_path / "mlp", train__epochs=1, train__figures=False
     )

@@ -5,6 +5,7 @@ settings said under the tables; the seeds' own splits said where the test figure
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,17 @@ def suite(tmp_path_factory) -> Path:
     args = ["suite", str(spec), "--seeds", "2", "--out", str(root / "suite"), "-q", "--no-report"]
     assert main(args) == 0
     return root / "suite"
+
+
+@pytest.fixture(scope="module")
+def drawn_paper(suite, tmp_path_factory) -> Path:
+    """`vislab paper` of ``suite`` with its curves and pooled test figures (confusion, ROC), drawn once for
+    the tests that read them (the others are skipped: figures_skipped); they read it or copy it."""
+    paper = tmp_path_factory.mktemp("truth-paper") / "paper"
+    with pytest.MonkeyPatch.context() as mp:
+        skip_report_figures(mp, keep=("curves", "confusion_", "roc_"))
+        assert main(["paper", str(suite), "--out", str(paper)]) == 0
+    return paper
 
 
 def _paper(capsys, suite: Path, out: Path, *args: str) -> str:
@@ -77,11 +89,9 @@ def test_bold_only_when_the_best_beats_every_other_row_beyond_the_spread():
 
 
 def test_no_figures_with_only_keeps_the_chosen_rows_figures_and_all_come_back(
-    suite, tmp_path, capsys, monkeypatch
+    suite, drawn_paper, tmp_path, capsys
 ):
-    skip_report_figures(monkeypatch, keep=("curves", "confusion_", "roc_"))
-    paper = tmp_path / "paper"
-    _paper(capsys, suite, paper)
+    paper = Path(shutil.copytree(drawn_paper, tmp_path / "paper"))  # written again below: a copy
     drawn = _graphics(paper)
     assert {"curves", "confusion_mlp", "roc_mlp", "confusion_cnn", "roc_cnn"} <= set(drawn)
     said = _paper(capsys, suite, paper, "--no-figures", "--only", "cnn")
@@ -136,17 +146,18 @@ def test_the_training_settings_are_said_once_in_the_texts_and_pointed_to_under_e
     assert "| 0.01 |" in md  # the learning rate each row trained with, in the table
 
 
-def test_each_seeds_own_split_is_said_in_the_data_line_and_the_pooled_captions(
-    suite, tmp_path, capsys, monkeypatch
-):
-    skip_report_figures(monkeypatch, keep=("confusion_", "roc_"))
-    paper = tmp_path / "paper"
-    _paper(capsys, suite, paper)
+def test_each_seeds_own_split_is_said_in_the_data_line_and_the_pooled_captions(suite, drawn_paper):
+    paper = drawn_paper
     texts = one_line((paper / "texts.tex").read_text()).replace("\\textquotesingle{}", "'")
     assert "each drew their own train/val/test split" in texts and "test images differ" in texts
     assert "each drew their own train/val/test split" in (suite / "results.md").read_text()
     figures = one_line((paper / "figures.tex").read_text())
-    for caption in re.findall(r"\\caption\{(.*?)\}\s*\\label", figures):
+    # the caption of each figure that pools the seeds' test predictions (not the curves')
+    pooled = re.findall(
+        r"figures/(?:confusion|roc)_[^}]*\.pdf\}.*?\\caption\{(.*?)\}\s*\\label", figures
+    )
+    assert len(pooled) == 4, figures  # confusion and ROC of each row
+    for caption in pooled:
         assert "on its own test split, drawn with its train.seed" in caption, caption
     # only when they differ: the same test set (its labels in order) every seed says nothing
     from vislab.report.seed_figures import own_test_sets

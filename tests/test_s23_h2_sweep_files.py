@@ -9,6 +9,7 @@ import yaml
 
 import vislab
 from conftest import cli, one_line, tiny_base
+from figures_skipped import skip_report_figures
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.spec import load_sweep
 from vislab.report.model_figures import model_heading
@@ -89,7 +90,9 @@ def searched(tmp_path_factory):
     text += "  optim.lr: {type: categorical, choices: [1e-3, 1e-1]}\n"
     text += "  train.batch_size: {type: int, low: 16, high: 32, step: 16}\n"
     text += "sampler: random\nseed: 0\ntrials: 2\nmetric: val_acc\n"
-    study = vislab.sweep(sweep_file(tmp, text), out=tmp / "sw", report=True, quiet=True)
+    with pytest.MonkeyPatch.context() as mp:
+        skip_report_figures(mp)  # the report's texts are what is read
+        study = vislab.sweep(sweep_file(tmp, text), out=tmp / "sw", report=True, quiet=True)
     paper = vislab.paper(tmp / "sw", out=tmp / "paper", log=None, figures=False)
     return study, tmp / "sw", paper
 

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import yaml
 
 import vislab
 from conftest import cli, first_table, tiny_suite
+from figures_skipped import skip_report_figures
 
 QUIET = {"log": lambda line: None}
+
+
+@pytest.fixture(autouse=True)
+def _no_figures(monkeypatch):
+    """The suites' reports here draw no figure: the tests read results.md, compare and the terminal."""
+    skip_report_figures(monkeypatch)
 
 
 def _seeded_suite(tmp_path):

@@ -14,6 +14,7 @@ import yaml
 
 import vislab
 from conftest import tiny_suite
+from figures_skipped import skip_report_figures
 from vislab.config import build_config
 from vislab.experiments.results.data_used import data_line
 from vislab.experiments.results.for_people import LISTED, MAX_COLUMNS
@@ -37,8 +38,16 @@ def families(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("families")
     (root / "s.yaml").write_text(yaml.safe_dump(SUITE, sort_keys=False))
     out = root / "suite"
-    vislab.run_suite(str(root / "s.yaml"), out=out, log=lambda _: None)
+    with pytest.MonkeyPatch.context() as mp:
+        skip_report_figures(mp)  # its report's figures: no test here reads them
+        vislab.run_suite(str(root / "s.yaml"), out=out, log=lambda _: None)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_figures(monkeypatch):
+    """The reports and papers built here draw no figure: the tests read their tables and texts."""
+    skip_report_figures(monkeypatch)
 
 
 def listed_lines(md: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ import yaml
 
 import vislab
 from conftest import TINY_DIGITS, first_table, tiny_suite
+from figures_skipped import skip_report_figures
 from vislab.config import build_config
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS
@@ -168,6 +169,7 @@ def test_a_run_whose_config_is_unreadable_keeps_the_table_and_is_named(tmp_path)
 
 
 def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path, monkeypatch):
+    skip_report_figures(monkeypatch)  # the sweep's reports: their results table is what is read
     spec = {
         "name": "limits",
         "base": {

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from conftest import cli, one_line
+from figures_skipped import skip_report_figures
 from vislab.files import atomic_write_text
 
 
@@ -22,6 +23,7 @@ def test_report_on_a_full_disk_names_no_out_option(trained, tmp_path, monkeypatc
     the folder elsewhere), as its read-only message does."""
     run = tmp_path / "run"
     shutil.copytree(trained, run)
+    skip_report_figures(monkeypatch)  # the page's own write is the one read here
     monkeypatch.setattr(os, "fsync", _full)
     code, out = cli(capsys, "report", run)
     said = one_line(out)

@@ -85,9 +85,8 @@ def eval_(
 ) -> None:
     """Evaluate a checkpoint on a split (or all of the data): accuracy, per-class table, most confused
     class pairs, confusion matrix, ROC curves (one vs rest, macro and micro averages) and wrong-image
-    gallery PNGs, and as CSVs the list of wrong predictions,
-    the per-class table (per_class_<split>.csv), the confusion counts (confusion_<split>.csv) and the
-    overall scores (scores_<split>.json). Scores on stdout; the files written, on stderr."""
+    gallery PNGs, and as CSVs the wrong predictions, the per-class table (per_class_<split>.csv), the
+    confusion counts (confusion_<split>.csv), the scores (scores_<split>.json). Scores: stdout; files: stderr."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.cli.scores import eval_target, print_figures, print_scores
     from vislab.predict import evaluate_checkpoint
