@@ -34,7 +34,7 @@ def test_a_study_of_an_earlier_vislab_counts_its_interrupted_trials_as_before():
     study = _study()
     assert state_counts(study) == {"complete": 1, "interrupted": 2, "failed": 1}
     lines = trials_csv(study).splitlines()
-    assert lines[0] == "number,state,val_acc,x,duration_s,error"
+    assert lines[0] == "number,state,val_acc,x,duration_s,same_as,error"
     assert [line.split(",")[1] for line in lines[1:]] == [
         "complete",
         "interrupted",

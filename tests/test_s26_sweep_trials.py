@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 import yaml
 from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
 from rich.console import Console
 from rich.text import Text
 
@@ -14,9 +15,14 @@ import vislab
 from conftest import cli, tiny_base
 from vislab.cli import terminal
 from vislab.experiments.results.table import TextTable
+from vislab.experiments.sweeps import attrs, trials
 from vislab.experiments.sweeps.objective import Objective
-from vislab.experiments.sweeps.runner import _work
+from vislab.experiments.sweeps.results import trial_counts
+from vislab.experiments.sweeps.runner import _work, trial_count
+from vislab.experiments.sweeps.samplers import build_sampler
 from vislab.experiments.sweeps.spec import sweep_of
+from vislab.experiments.sweeps.study import requeue
+from vislab.paper_folder.texts import trials_left_out
 
 # two values: the random sampler of seed 1 draws 0.1, 0.1, then 0.01
 SWEEPS = "experiments/sweeps/builtin"
@@ -41,19 +47,22 @@ def test_values_drawn_again_are_not_trained_again(tmp_path, capsys):
         capsys, "sweep", spec_file(tmp_path), "--out", out, "--trials", "2", "--no-report"
     )
     assert code == 0, text
-    assert "trial 1: same values as trial 0, not trained again" in text
+    assert "trial 1: same values as trial 0 (complete), not trained again" in text
     rows = trials_csv(out)
     assert [(r["number"], r["state"], r["same_as"]) for r in rows] == [
         ("0", "complete", ""),
         ("1", "repeated", "0"),
         ("2", "complete", ""),
     ]
-    assert rows[1]["val_pacc"] == rows[0]["val_pacc"]  # trial 0's figure, not a second training
+    assert rows[1]["val_pacc"] == ""  # no figure of its own: it trained nothing
     assert {r["optim.lr"] for r in rows if r["state"] == "complete"} == {"0.01", "0.1"}
     assert sorted(p.name for p in (out / "trials").iterdir()) == ["0", "2"]
     md = (out / "results.md").read_text()
     assert "Repeated, not trained again: trial 1 (same as trial 0)." in " ".join(md.split())
     assert "trial-1" not in md and "not here" not in md  # no row of its own
+    code, text = cli(capsys, "report", out)
+    assert code == 0, text
+    assert "repeated (same as trial 0)" in (out / "report.html").read_text()
 
 
 def test_a_space_smaller_than_the_trials_asked_trains_each_combination_once(tmp_path, capsys):
@@ -80,7 +89,7 @@ def test_a_sampler_that_keeps_drawing_trained_values_stops(tmp_path):
     said: list[str] = []
     objective = Objective(sweep, tiny_base(), tmp_path / "trials", 3, True, said.append)
     _work(study, objective, 3, None, said.append)  # 3: more than the space holds
-    assert said[-1].startswith("note: the sampler drew values trained before 50 times in a row;")
+    assert said[-1].startswith("note: the sampler drew values drawn before 50 times in a row;")
     assert "stopping with 2 of the 3 trials asked for" in said[-1]
     assert len(study.trials) == 52 and not (tmp_path / "trials").exists()
 
@@ -128,3 +137,136 @@ def test_the_best_trials_table_comes_in_blocks_on_a_narrow_terminal(monkeypatch,
     assert len(headers) > 2 and all("trial" in h for h in headers)  # each block starts with it
     assert all(sum(f" {name} " in h for h in headers) == 1 for name in HEADS[1:])  # whole, once
     assert "…" not in "".join(lines)
+
+
+# --- review of 0eb5823: a repeat is failed for Optuna and repeats any trial drawn before
+THREE_LRS = {"optim.lr": {"type": "categorical", "choices": [0.01, 0.1, 0.05]}}
+
+
+class _Summary(dict):
+    """What a faked trial's run returns: its metrics by name."""
+
+
+def fake_sweep(tmp_path, monkeypatch, space: dict, seed: int, bad: float | None = None, prune=True):
+    """A random-sampler sweep whose trials train nothing (``Objective._train`` faked: the lr is the
+    metric; lr ``bad`` is pruned, or fails with ``prune`` False); (the sweep, its study, the lrs
+    trained, in order)."""
+    tree = {"name": "t", "base": tiny_base(), "space": space, "sampler": "random", "seed": seed}
+    sweep = sweep_of(tree, tmp_path / "t.yaml")
+    study = optuna.create_study(direction="maximize", sampler=build_sampler(sweep, seed))
+    trained: list[float] = []
+
+    def fake_train(self, trial, tree, run_dir, resumed):
+        lr = self.values["optim.lr"]
+        trained.append(lr)
+        if lr == bad and prune:
+            raise optuna.TrialPruned("pruned")
+        if lr == bad:
+            self._failed(trial, "boom")
+        trial.set_user_attr(attrs.RUN_DIR, str(run_dir))
+        return _Summary(val_pacc=lr)
+
+    monkeypatch.setattr(Objective, "_train", fake_train)
+    return sweep, study, trained
+
+
+def test_a_pruned_or_failed_combination_is_not_trained_again(tmp_path, monkeypatch):
+    for prune in (True, False):
+        sweep, study, trained = fake_sweep(tmp_path, monkeypatch, THREE_LRS, 3, 0.1, prune)
+        said: list[str] = []
+        n = trial_count(sweep, 5, said.append)  # 3: the space's combinations
+        _work(
+            study,
+            Objective(sweep, tiny_base(), tmp_path, n, True, said.append),
+            n,
+            None,
+            said.append,
+        )
+        assert sorted(trained) == [0.01, 0.05, 0.1]  # each once
+        word = "pruned" if prune else "failed"
+        repeats = [t for t in study.trials if attrs.repeats(t) is not None]
+        assert repeats and any(f"({word}), not trained again" in line for line in said)
+        # failed for Optuna: no sampler, pruner, importance or best trial counts a repeat
+        assert all(t.state == TrialState.FAIL for t in repeats)
+        assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+        assert study.best_trial.user_attrs[attrs.RUN_DIR]
+
+
+def test_values_another_worker_runs_are_not_trained_twice(tmp_path, monkeypatch):
+    sweep, study, trained = fake_sweep(tmp_path, monkeypatch, TWO_LRS, 1)
+    other = study.ask(
+        {"optim.lr": CategoricalDistribution([0.01, 0.1])}
+    )  # another worker's trial 0
+    said: list[str] = []
+    objective = Objective(sweep, tiny_base(), tmp_path, 2, True, said.append)
+    _work(study, objective, 2, None, said.append)
+    assert trained == [0.01 if other.params["optim.lr"] == 0.1 else 0.1]
+    assert any("(running on another worker), not trained again" in line for line in said)
+
+
+def test_an_exhausted_space_says_every_combination_is_taken(tmp_path, capsys):
+    out = tmp_path / "sw"
+    args = ("sweep", spec_file(tmp_path), "--out", out, "--no-report")
+    assert cli(capsys, *args, "--trials", "2")[0] == 0
+    code, text = cli(capsys, *args, "--trials", "3")  # capped to the space's 2
+    assert code == 0, text
+    assert "every combination of its space is taken" in text
+    assert "give --trials" not in text
+
+
+def test_a_log_int_range_counts_its_combinations_without_a_grid_hint():
+    tree = {"name": "t", "base": tiny_base(), "sampler": "random"}
+    space = {"train.batch_size": {"type": "int", "low": 2, "high": 5, "log": True}}
+    sweep = sweep_of({**tree, "space": space}, Path("t.yaml"))
+    said: list[str] = []
+    assert trial_count(sweep, 10, said.append) == 4
+    assert "the space holds 4 combinations, fewer than the 10 trials" in said[0]
+    assert "sampler: grid" not in said[0]  # the grid refuses a log range
+
+
+def repeats_study(n: int) -> optuna.Study:
+    """A study of one complete trial and ``n`` repeats of it (failed, same_as 0)."""
+    study = optuna.create_study(direction="maximize")
+    dist = {"optim.lr": CategoricalDistribution([0.01, 0.1])}
+    study.add_trial(
+        optuna.trial.create_trial(params={"optim.lr": 0.1}, distributions=dist, value=0.5)
+    )
+    for _ in range(n):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optim.lr": 0.1},
+                distributions=dist,
+                state=TrialState.FAIL,
+                user_attrs={attrs.SAME_AS: 0},
+            )
+        )
+    return study
+
+
+def test_repeats_are_counted_not_listed_and_in_no_left_out_list():
+    study = repeats_study(9)
+    line = trial_counts(study, ["trial-0"])
+    assert "1 complete trial in this table; 9 repeated." in line
+    assert line.endswith(
+        "Repeated, not trained again: trial 1 (same as trial 0), trial 2 (same as trial 0), "
+        "trial 3 (same as trial 0) and 6 more."
+    )
+    assert trials_left_out(study) == []  # no such run as trial-1
+    header = trials.trials_csv(optuna.create_study()).splitlines()[0]
+    assert header.endswith(",same_as,error")  # the same columns, repeats or not
+
+
+def test_a_failed_trial_queued_again_is_trained_by_its_retry(tmp_path, monkeypatch):
+    # a trial failed without the interrupted mark (optuna's own heartbeat check) whose retry is queued
+    sweep, study, trained = fake_sweep(tmp_path, monkeypatch, TWO_LRS, 1)
+    dist = {"optim.lr": CategoricalDistribution([0.01, 0.1])}
+    failed = optuna.trial.create_trial(
+        params={"optim.lr": 0.1}, distributions=dist, state=TrialState.FAIL
+    )
+    study.add_trial(failed)
+    requeue(study, study.trials[0])
+    said: list[str] = []
+    _work(
+        study, Objective(sweep, tiny_base(), tmp_path, 1, True, said.append), 1, None, said.append
+    )
+    assert trained == [0.1] and "not trained again" not in " ".join(said)

@@ -333,7 +333,7 @@ def test_a_full_grid_says_no_trial_can_be_added(tmp_path):
         space={"data.limit": {"type": "categorical", "choices": [50, 100]}},
     )
     run_sweep(load_sweep(spec), tmp_path / "sw", log=lambda line: None)
-    with pytest.warns(Note, match="nothing to train; every point of its grid is taken"):
+    with pytest.warns(Note, match="nothing to train; every combination of its space is taken"):
         run_sweep(load_sweep(spec), tmp_path / "sw", log=lambda line: None)
 
 

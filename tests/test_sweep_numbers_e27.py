@@ -132,7 +132,7 @@ def test_a_failed_grid_point_is_tried_once_and_counted_failed(tmp_path):
     assert states[0.01] == states[0.05] == TrialState.COMPLETE
     results = (tmp_path / "sw" / "results.md").read_text()
     assert "2 complete" in results and "1 failed" in results, results
-    with pytest.warns(Note, match="every point of its grid is taken"):
+    with pytest.warns(Note, match="every combination of its space is taken"):
         run_sweep(load_sweep(spec), tmp_path / "sw", log=lambda line: None)
     assert (
         len(

@@ -43,13 +43,13 @@ def texts_tex(intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
 
 def trials_left_out(study: optuna.Study, chosen: Collection[str] | None = None) -> list[str]:
     """The note on a sweep's trials that are in no table (pruned, failed, interrupted, running or
-    queued), named by state, as results.md counts them; ``chosen``: only those of these runs (--only).
-    [] when there are none."""
+    queued), named by state, as results.md counts them (not those that repeated another's values: they
+    have no run); ``chosen``: only those of these runs (--only). [] when there are none."""
     by_state: dict[str, list[str]] = {}
     for t in study.get_trials(deepcopy=False):
         name, state = trial_name(t), state_word(t)
         wanted = chosen is None or name in chosen
-        if state != "complete" and not is_surplus(t) and wanted:
+        if state not in ("complete", "repeated") and not is_surplus(t) and wanted:
             by_state.setdefault(state, []).append(name)
     if not by_state:
         return []

@@ -151,6 +151,8 @@ def sweep_section(
         r["shown"] = {
             k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
         }
+        if r["same_as"] is not None:  # drew the values of that trial: not trained
+            r["state"] = f"repeated (same as trial {r['same_as']})"
         if r["number"] in away:  # its row from the study database alone
             r["error"] = "; ".join(filter(None, (f"run folder {NOT_HERE}", r["error"])))
     imp, note = importances(study), importance_note(study)

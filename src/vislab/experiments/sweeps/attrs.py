@@ -65,8 +65,9 @@ def is_surplus(trial: FrozenTrial) -> bool:
 
 
 def repeats(trial: FrozenTrial) -> int | None:
-    """The number of the complete trial whose values this one drew again (it was not trained: its value is
-    that trial's), or None: the trial trained its own values."""
+    """The number of the trial whose values this one drew again (it was not trained, and is failed for
+    Optuna, so that no sampler, pruner or importance counts it), or None: the trial trained its own
+    values."""
     same = trial.user_attrs.get(SAME_AS)
     return int(same) if same is not None else None
 

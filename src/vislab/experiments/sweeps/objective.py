@@ -38,6 +38,13 @@ from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+# the state of a trial whose values another drew again, as the repeat's line says it
+_DRAWN = {
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "failed",
+    TrialState.RUNNING: "running on another worker",
+}
 
 
 def taken(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTrial]:
@@ -45,9 +52,9 @@ def taken(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTri
     again (an interrupted trial's retry goes on in its place) — each counts as one of the trials asked for,
     as Optuna's ``n_trials`` counts it, so that ``--trials N`` never starts more than N (a grid's sampler
     counts such a point as visited, and never draws it again). A trial that drew the values of a trial
-    trained before (:func:`attrs.repeats`) is not one of them: it trained nothing."""
+    drawn before (:func:`attrs.repeats`) is not one of them: it trained nothing."""
     trials = study.get_trials(deepcopy=False)
-    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+    retried = _retried(trials)
 
     def counts(t: FrozenTrial) -> bool:
         failed_point = t.state == TrialState.FAIL and t.number not in retried
@@ -58,14 +65,30 @@ def taken(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTri
     return [t for t in trials if counts(t)]
 
 
-def trained_before(trial: optuna.Trial) -> FrozenTrial | None:
-    """The complete trial of the study (as its storage holds it now: other workers' too) that trained the
-    values ``trial`` drew, or None."""
-    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return next(
-        (t for t in done if t.params == trial.params and attrs.repeats(t) is None),
-        None,
-    )
+def _retried(trials: list[FrozenTrial]) -> set[int]:
+    """The numbers of the failed trials whose parameters were queued again (a retry goes on in their
+    place)."""
+    return {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+
+
+def drawn_before(trial: optuna.Trial) -> FrozenTrial | None:
+    """The trial of the study (as its storage holds it now: other workers' too) that drew the values
+    ``trial`` drew, or None: a complete or pruned one, one failed by its run (not interrupted nor queued
+    again: a retry trains those values), or one that runs on another worker and was asked for first (of
+    two workers that draw the same values at once, the later trial is the repeat)."""
+    trials = trial.study.get_trials(deepcopy=False)
+    retried = _retried(trials)
+
+    def drew(t: FrozenTrial) -> bool:
+        if t.params != trial.params or attrs.repeats(t) is not None or attrs.is_surplus(t):
+            return False
+        if t.state == TrialState.RUNNING:
+            return t.number < trial.number
+        return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+            t.state == TrialState.FAIL and not attrs.is_interrupted(t) and t.number not in retried
+        )
+
+    return next((t for t in trials if drew(t)), None)
 
 
 def _space_hint(message: str, values: dict) -> str:
@@ -90,6 +113,10 @@ class PrunerFailed(VislabError):
 
 class Surplus(Exception):
     """Workers racing for the last trials asked one too many: this one is not run."""
+
+
+class Repeated(Exception):
+    """The trial drew the values of a trial drawn before: it is not trained (failed for Optuna)."""
 
 
 class _PruneReport(Callback):
@@ -152,8 +179,8 @@ class _PruneReport(Callback):
 class Objective:
     """Trains trial N's config (base ← suggested values) into ``trials/<N>`` and returns its validation
     metric; ``report``: the sweep's report draws the trials it shows, so a trial draws no figures of its
-    own unless the base config sets train.figures. A trial that draws the values of a complete trial is
-    not trained (:meth:`_repeat`)."""
+    own unless the base config sets train.figures. A trial that draws the values of a trial drawn before
+    is not trained (:meth:`_repeat`)."""
 
     def __init__(
         self,
@@ -171,15 +198,16 @@ class Objective:
         self.current: optuna.Trial | None = None
         self.values: dict = {}  # the current trial's values
         self.surplus = False
-        self.repeated = False  # the current trial drew the values of a trial trained before
+        self.repeated = False  # the current trial drew the values of a trial drawn before
 
     def __call__(self, trial: optuna.Trial) -> float:
+        """The trial's metric; TrialPruned, TrialFailed, Surplus or Repeated where it has none."""
         self.last_error, self.current, self.repeated = None, trial, False
         self._check_surplus(trial)
         values = suggest(trial, self.sweep.distributions)
-        earlier = None if trial.user_attrs.get(attrs.RESUME_FROM) else trained_before(trial)
+        earlier = None if trial.user_attrs.get(attrs.RESUME_FROM) else drawn_before(trial)
         if earlier is not None:
-            return self._repeat(trial, earlier)
+            self._repeat(trial, earlier)
         run_dir, resumed = self._take(trial)
         tree = copy.deepcopy(self.base_tree)
         if self.report and setting(tree, "train.figures") is None:
@@ -203,17 +231,18 @@ class Objective:
             self.surplus = True
             raise Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
 
-    def _repeat(self, trial: optuna.Trial, earlier: FrozenTrial) -> float:
-        """A trial that drew the values of the complete trial ``earlier``: not trained again, its value is
-        that trial's (Optuna's way with duplicates), the trial it repeats recorded in it. It is not one of
-        the trials asked for (:func:`taken`)."""
+    def _repeat(self, trial: optuna.Trial, earlier: FrozenTrial) -> NoReturn:
+        """A trial that drew the values of ``earlier``: not trained again, the trial it repeats recorded in
+        it; it fails (:class:`Repeated`), so that no sampler, pruner, importance or best trial counts it,
+        and it is not one of the trials asked for (:func:`taken`)."""
         trial.set_user_attr(attrs.SAME_AS, earlier.number)
         self.repeated = True
+        how = _DRAWN[earlier.state]
         self.log(
-            f"trial {trial.number}: same values as trial {earlier.number}, not trained again (its "
-            f"{self.sweep.metric} is trial {earlier.number}'s; it is not one of the trials asked for)"
+            f"trial {trial.number}: same values as trial {earlier.number} ({how}), not trained again; it "
+            f"is not one of the trials asked for"
         )
-        return float(earlier.value)
+        raise Repeated(f"trial {trial.number} repeats trial {earlier.number}")
 
     def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
         """Record this worker and the run folder in the trial; (the folder, whether it holds the

@@ -37,6 +37,7 @@ from vislab.experiments.sweeps.trials import (
 from vislab.files import atomic_write_text
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
+from vislab.words import first_few
 
 ResultsHook = Callable[[Path, optuna.Study], None]
 """Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
@@ -173,8 +174,7 @@ def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
     counts, in_table = state_counts(study), len(table)
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     ending = sum(trial_name(t) in table for t in running)
-    counts["running"] -= ending
-    counts["complete"] += ending
+    counts["running"], counts["complete"] = counts["running"] - ending, counts["complete"] + ending
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     others = ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS[1:] if counts[w])
     again = [
@@ -185,7 +185,7 @@ def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
     return (
         f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "
         f"state, parameters and error."
-        + (f" Repeated, not trained again: {', '.join(again)}." if again else "")
+        + (f" Repeated, not trained again: {first_few(again, 3)}." if again else "")
     )
 
 

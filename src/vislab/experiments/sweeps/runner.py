@@ -4,7 +4,7 @@ Any number of workers (processes, machines) run ``vislab sweep FILE --storage UR
 (Optuna's shared RDB storage: SQLite for one machine, PostgreSQL for several). ``trials`` is the number of
 trials the study should hold — finished (complete or pruned), running or failed, as Optuna's ``n_trials``
 counts them: no more are ever started — so a re-run after an interruption only runs what is missing. A
-trial that draws the values of a complete trial is not trained again, nor counted (``objective``). A
+trial that draws the values of a trial drawn before is not trained again, nor counted (``objective``). A
 trial left RUNNING by a killed worker is failed and re-queued with the same parameters (its retry goes on in
 its place): at once when its process is known dead on this host, else when its heartbeat stops. With
 ``--narrow``, a worker waits for the first stage's running trials before it narrows to the best of them.
@@ -24,11 +24,11 @@ from optuna.trial import TrialState
 
 from vislab.config import build_config, set_dotted
 from vislab.config.build import setting
-from vislab.errors import ConfigError, TrainingInterrupted, UserError, each_note_once, show_note
+from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.joining import check_same_base, join_study
 from vislab.experiments.sweeps.narrowing import narrowed_sweep
-from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
+from vislab.experiments.sweeps.objective import Objective, Repeated, Surplus, TrialFailed, taken
 from vislab.experiments.sweeps.results import (
     ResultsHook,
     finish,
@@ -37,7 +37,7 @@ from vislab.experiments.sweeps.results import (
     stage_storage,
     write_sweep_info,
 )
-from vislab.experiments.sweeps.space import grid_size, repeat_note
+from vislab.experiments.sweeps.space import combinations, grid_hint, grid_size, repeat_note
 from vislab.experiments.sweeps.spec import Sweep, base_tree, with_overrides
 from vislab.experiments.sweeps.study import (
     STORAGE_ERRORS,
@@ -103,7 +103,8 @@ def run_stage(
     fail_dead_trials(study, log)
     busy = count_busy(study)
     if busy >= n_target:
-        full = sweep.is_grid and busy >= grid_size(sweep.distributions)
+        size = combinations(sweep.distributions)
+        full = size is not None and busy >= size
         # a Note, not a log line: a script's quiet call hears it too
         show_note(_nothing_to_train(study, n_target, option, busy, full))
         if not settle:
@@ -117,9 +118,9 @@ def _nothing_to_train(
     study: optuna.Study, n_target: int, option: str, busy: int, full: bool
 ) -> str:
     """The note when a study already holds the ``n_target`` trials asked for (``busy``: its
-    :func:`count_busy`): how to add some (``full``: none can be added, every point of its grid is taken)."""
-    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    held = [t for t in finished if attrs.repeats(t) is None]
+    :func:`count_busy`): how to add some (``full``: none can be added, every combination of its space is
+    taken)."""
+    held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     failed = busy - len(held) - running
     what = f"{len(held)} finished trial{'s' if len(held) != 1 else ''}" + (
@@ -129,7 +130,7 @@ def _nothing_to_train(
     if failed and not held and not running:  # more trials would not mend what failed them all
         more = "each of its trials failed: fix the cause, then start it over"
     elif full:
-        more = "every point of its grid is taken"
+        more = "every combination of its space is taken"
     else:
         n = busy + 1
         more = f"give {option} {n} or more (Python: {_in_python(option)}={n}) to add trials"
@@ -155,7 +156,7 @@ def _work(
     settle: bool = False,
 ) -> None:
     """Run trials one at a time until the study is full (``settle``: and no trial runs), the deadline
-    passes, too many fail, or the sampler keeps drawing values trained before (:func:`_drawn_again`)."""
+    passes, too many fail, or the sampler keeps drawing values drawn before (:func:`_drawn_again`)."""
     failures, waiting, repeats = 0, 0, 0
     while True:
         fail_dead_trials(study, log)
@@ -173,7 +174,7 @@ def _work(
             waiting = _wait_for_others(running, waiting, log)
             continue
         try:
-            study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus))
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus, Repeated))
         except BaseException as e:
             if isinstance(e, (TrainingInterrupted, KeyboardInterrupt)) or storage_failure(e):
                 _requeue_current(study, objective)
@@ -202,19 +203,17 @@ def _drawn_again(
     n_target: int,
     log: Callable[[str], None],
 ) -> bool:
-    """Whether the worker stops (said in ``log``): its sampler drew values trained before ``repeats``
+    """Whether the worker stops (said in ``log``): its sampler drew values drawn before ``repeats``
     times in a row — ten times the space's combinations (50 at least; 100 for a space with a continuous
     range), after which a random draw would have found values not yet tried."""
-    try:
-        limit = max(50, 10 * grid_size(objective.sweep.distributions))
-    except ConfigError:
-        limit = 100
+    size = combinations(objective.sweep.distributions)
+    limit = 100 if size is None else max(50, 10 * size)
     if repeats < limit:
         return False
+    hint = grid_hint(objective.sweep.distributions, "tries each combination once")
     log(
-        f"note: the sampler drew values trained before {repeats} times in a row; stopping with "
-        f"{count_busy(study)} of the {n_target} trials asked for (sampler: grid tries each combination "
-        f"once)"
+        f"note: the sampler drew values drawn before {repeats} times in a row; stopping with "
+        f"{count_busy(study)} of the {n_target} trials asked for{hint}"
     )
     return True
 
@@ -325,7 +324,8 @@ def _refuse_all_failed(study: optuna.Study, out: Path) -> None:
     """UserError (after its trials.csv and results are written) when every trial of the study failed and
     none runs or waits: the sweep has no result. Its failed trials count as trials asked for, so the way on
     is to start it over once the cause is fixed."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not attrs.is_surplus(t)]
+    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in trials if not attrs.is_surplus(t) and attrs.repeats(t) is None]
     if not trials or any(t.state != TrialState.FAIL for t in trials):
         return
     failed = [t for t in trials if not attrs.is_interrupted(t)]
@@ -381,7 +381,7 @@ def trial_count(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> 
     if not sweep.is_grid:
         if note := repeat_note(sweep.distributions, asked or 20):
             log(f"note: {note}")
-            return grid_size(sweep.distributions)
+            return combinations(sweep.distributions) or 0
         return asked or 20
     size = grid_size(sweep.distributions)
     if asked and asked > size:

@@ -80,21 +80,43 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
     return int(np.prod([len(v) for v in grid_of(distributions).values()]))
 
 
+def combinations(distributions: dict[str, BaseDistribution]) -> int | None:
+    """How many combinations of values the space holds — a log int range counts too, which the grid
+    sampler refuses — or None where a continuous range makes them endless."""
+    sizes = []
+    for key, d in distributions.items():
+        if isinstance(d, IntDistribution):  # a log range too
+            sizes.append(len(range(d.low, d.high + 1, d.step)))
+            continue
+        try:
+            sizes.append(len(grid_of({key: d})[key]))
+        except ConfigError:
+            return None
+    return int(np.prod(sizes))
+
+
 def repeat_note(distributions: dict[str, BaseDistribution], trials: int) -> str:
     """The note for a sampler other than the grid when the space holds fewer combinations than ``trials``:
     values drawn again are not trained again, so the sweep trains each combination at most once; ""
     otherwise (or for a space with a continuous range)."""
-    try:
-        size = grid_size(distributions)
-    except ConfigError:
-        return ""
-    if trials <= size:
+    size = combinations(distributions)
+    if size is None or trials <= size:
         return ""
     return (
         f"the space holds {size} combinations, fewer than the {trials} trials: a trial that draws values "
-        f"trained before is not trained again, so the sweep trains {size} trials, each combination once "
-        f"(sampler: grid tries them in turn, without drawing any twice)"
+        f"drawn before is not trained again, so the sweep trains {size} trials, each combination once"
+        + grid_hint(distributions, "tries them in turn, without drawing any twice")
     )
+
+
+def grid_hint(distributions: dict[str, BaseDistribution], does: str) -> str:
+    """`` (sampler: grid <does>)`` where the grid sampler accepts the space; "" where it refuses it (a log
+    int range, a continuous one)."""
+    try:
+        grid_of(distributions)
+    except ConfigError:
+        return ""
+    return f" (sampler: grid {does})"
 
 
 def apply_values(tree: dict, values: dict[str, Any]) -> None:

@@ -51,8 +51,8 @@ _WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 def state_word(t: FrozenTrial) -> str:
     """A trial's state as results.md and ``sweep show`` count it: optuna's, but a trial stopped by a signal
     or by its study database failing (failed for optuna; its parameters queued again, its run resumed)
-    is "interrupted", not "failed"; one that drew the values of a trial trained before is "repeated" (not
-    trained again: :func:`~vislab.experiments.sweeps.attrs.repeats`), not "complete"."""
+    is "interrupted", not "failed"; one that drew the values of a trial drawn before is "repeated" (not
+    trained: :func:`~vislab.experiments.sweeps.attrs.repeats`), not "failed"."""
     if is_interrupted(t):
         return "interrupted"
     if repeats(t) is not None:
@@ -92,16 +92,12 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
 
 
 def trials_csv(study: optuna.Study) -> str:
-    """trials.csv: number, state, objective, one column per parameter, duration, error; where a trial
-    repeats another's values, a last column same_as: the number of the trial it repeats."""
+    """trials.csv: number, state, objective, one column per parameter, duration, same_as (a trial that
+    drew another's values again: the number of that trial; else empty), error."""
     names, rows = trial_rows(study)
-    same = any(r["same_as"] is not None for r in rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        ["number", "state", study_metric(study), *names, "duration_s", "error"]
-        + (["same_as"] if same else [])
-    )
+    w.writerow(["number", "state", study_metric(study), *names, "duration_s", "same_as", "error"])
     for r in rows:
         w.writerow(
             [
@@ -110,19 +106,19 @@ def trials_csv(study: optuna.Study) -> str:
                 r["value"],
                 *(r["params"].get(n) for n in names),
                 r["duration_s"],
+                r["same_as"],
                 r["error"],
             ]
-            + ([r["same_as"]] if same else [])
         )
     return buf.getvalue()
 
 
 def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
-    """The ``top`` complete trials, best first (not those that repeat another's values)."""
+    """The ``top`` complete trials, best first."""
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None and repeats(t) is None
+        if t.value is not None
     ]
     return sorted(done, key=lambda t: t.value, reverse=higher_better(study))[:top]
 
@@ -227,7 +223,7 @@ def database_summaries(study: optuna.Study, here: Collection[str]) -> dict[str, 
     metric = study_metric(study)
     out = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if trial_name(t) in here or is_surplus(t) or repeats(t) is not None:
+        if trial_name(t) in here or is_surplus(t):
             continue
         cfg = _trial_config(study, t)
         said = {metric: t.value, "epochs_run": max(t.intermediate_values, default=None)}
