@@ -112,7 +112,7 @@ def throughput(
         peak_cuda_mb=s.peak_cuda_mb,
         peak_rss_mb=s.peak_rss_mb,
         first_epoch_s=clock.rows[0]["train_s"],
-        compile=compile_,
+        compiled=s.compiled,  # what ran, as summary.json says (null: train.compile off)
         time_split=time_split(s),
     )
 

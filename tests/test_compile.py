@@ -1,6 +1,7 @@
 """``train.compile``: true (torch.compile) and "graphs" (compiled with CUDA graphs, mode
-"reduce-overhead") train to the eager result within floating-point tolerance; a wrong value is a
-config error. The CUDA test skips cleanly without a GPU."""
+"reduce-overhead") train to the eager result within floating-point tolerance, and summary.json says they
+compiled (a compile falling back to eager fails them); a wrong value is a config error. The CUDA test
+skips cleanly without a GPU."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def test_compiled_training_matches_eager_on_the_cpu(tmp_path, mode, eager, monke
     with inductor.patch({"cpp.vec_isa_ok": False}):
         compiled = _run(tmp_path, mode, f"train.compile={mode}")
     assert modes == [{"true": None, "graphs": "reduce-overhead"}[mode]]
+    assert compiled["compiled"] == "compiled"  # not quietly eager (a CPU has no CUDA graphs)
     for key in RESULTS:  # inductor reorders float sums: equal up to rounding, not bit for bit
         assert compiled[key] == pytest.approx(eager[key], rel=1e-3, abs=1e-4), key
     assert compiled["epochs_run"] == eager["epochs_run"] == 1
@@ -65,6 +67,7 @@ def test_cuda_graphs_match_eager_within_bf16_tolerance(tmp_path, model):
     over = ["train.device=cuda", f"model.name={model}", "data.resize=32", "train.batch_size=64"]
     eager = _run(tmp_path, "eager", *over)
     graphs = _run(tmp_path, "graphs", *over, "train.compile=graphs")
+    assert graphs["compiled"] == "graphs"  # compiled with CUDA graphs, not quietly eager
     for key in RESULTS:  # bf16 autocast: a few parts in a thousand
         assert graphs[key] == pytest.approx(eager[key], rel=2e-2, abs=2e-2), key
 

@@ -121,3 +121,60 @@ def test_a_wrong_compile_value_is_one_line_with_both_spellings(capsys):
     assert tiny_config("train.compile=yes").train.compile is True
     code, text = cli(capsys, "train", "--set", "data.name=digits", "--set", "train.compile=fastest")
     assert code != 0 and "train.compile is true, false or 'graphs', not 'fastest'" in one_line(text)
+
+
+def test_a_model_making_its_own_step_is_not_compiled_and_summary_says_so(tmp_path, compile_with):
+    compile_with("eager")
+    cfg = tiny_config("model.name=mlp-scratch", "train.epochs=1", "train.compile=true")
+    with pytest.warns(Note) as shown:
+        train(cfg, tmp_path / "run", quiet=True)
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["compiled"] == "eager (nothing compiled: its own step)"
+    said = [one_line(str(w.message)) for w in shown if "train.compile" in str(w.message)]
+    assert said == [
+        "train.compile: this model makes its own step (manual_step), which torch.compile does not "
+        "compile, so this run trains eagerly (uncompiled); leave compiling off for it: --set "
+        "train.compile=false / train__compile=False."
+    ]  # and no note that the first steps compile
+
+
+def test_a_first_call_that_compiles_no_graph_is_recorded_as_eager(compile_with):
+    class Skipped(torch.nn.Linear):
+        @torch._dynamo.disable  # torch runs this forward as it is: no graph
+        def forward(self, x):
+            return super().forward(x)
+
+    compile_with("eager")
+    x = torch.randn(4, 8)
+    net, _ = forward_net(Skipped(8, 3), True, Distributed(), torch.device("cuda"))
+    with pytest.warns(Note, match="torch compiled no graph of the model's forward") as shown:
+        out = net(x)
+    assert "TORCH_LOGS=graph_breaks" in str(shown[0].message)
+    assert torch.equal(out, net._orig_mod(x)) and torch.equal(net(x), out)
+    assert compile_summary(net) == {"compiled": "eager (nothing compiled: no graph)"}
+    # another instance of a class compiled before reuses its graph (torch counts no new one): compiled
+    net, _ = forward_net(torch.nn.Linear(8, 3), True, Distributed(), torch.device("cuda"))
+    net(x)
+    net, _ = forward_net(torch.nn.Linear(8, 3), True, Distributed(), torch.device("cuda"))
+    net(x)
+    assert compile_summary(net) == {"compiled": "compiled"}
+
+
+class _TwoProcesses(Distributed):
+    """A Distributed that wraps the model as DistributedDataParallel would, without processes."""
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        return torch.nn.Sequential(model)
+
+
+def test_a_data_parallel_net_is_not_compiled_and_summary_says_so(compile_with):
+    compile_with("eager")
+    with pytest.warns(Note) as shown:
+        net, graphs = forward_net(torch.nn.Linear(8, 3), "graphs", _TwoProcesses(), CPU)
+    assert compile_summary(net) == {"compiled": "eager (nothing compiled: DistributedDataParallel)"}
+    assert graphs is False and not hasattr(net, "_orig_mod")
+    assert [one_line(str(w.message)) for w in shown] == [
+        "train.compile: torch.compile compiles no graph of a DistributedDataParallel-wrapped model "
+        "here (--nproc), so this run trains eagerly (uncompiled); train in one process to compile, or "
+        "leave compiling off: --set train.compile=false / train__compile=False."
+    ]

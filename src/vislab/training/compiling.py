@@ -1,11 +1,14 @@
 """The net a run's steps call: the model DDP-wrapped across processes and compiled with ``train.compile``
-(torch.compile, or with CUDA graphs), eager where the compiler fails.
+(torch.compile, or with CUDA graphs), eager where the compiler fails or compiles nothing.
 
 torch.compile compiles at the net's first call, not when asked: that call (the first step's forward) is
 made here with torch's own fallback off, so that a failure (no C++ compiler, no Triton, ...) raises
 there; the net then runs eagerly, one note names the cause and the fix, and summary.json's ``compiled``
-(:func:`compile_summary`) says what ran. Once compiled, torch's fallback is on again for the graphs it
-compiles later (another batch shape)."""
+(:func:`compile_summary`) says what ran. A first call that compiled no graph (torch skipped the forward)
+is recorded and noted as eager too, and so are the nets not compiled at all: a model that makes its own
+step (``manual_step``: its forward is not what trains) and a DistributedDataParallel-wrapped one (torch
+compiles no graph of it here). Once compiled, torch's fallback is on again for the graphs it compiles
+later (another batch shape)."""
 
 from __future__ import annotations
 
@@ -24,24 +27,52 @@ from vislab.training.runtime import Distributed
 #: what train.compile made of each compiled net: summary.json's ``compiled``
 _RAN: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()
 
+#: the model classes whose first compiled call made a graph in this process
+_GRAPHED: set[type] = set()
+
 _OFF = "--set train.compile=false / train__compile=False"
+#: why a net is not compiled: (summary.json's words, the note's, the fix)
+_OWN_STEP = (
+    "its own step",
+    "this model makes its own step (manual_step), which torch.compile does not compile",
+    f"leave compiling off for it: {_OFF}",
+)
+_DDP = (
+    "DistributedDataParallel",
+    "torch.compile compiles no graph of a DistributedDataParallel-wrapped model here (--nproc)",
+    f"train in one process to compile, or leave compiling off: {_OFF}",
+)
+_NO_GRAPH = (
+    "no graph",
+    "torch compiled no graph of the model's forward",
+    f"TORCH_LOGS=graph_breaks shows why; or leave compiling off: {_OFF}",
+)
 
 
 def forward_net(
-    model: torch.nn.Module, compile: bool | str, dist: Distributed, device: torch.device
+    model: torch.nn.Module,
+    compile: bool | str,
+    dist: Distributed,
+    device: torch.device,
+    own_step: bool = False,
 ) -> tuple[torch.nn.Module, bool]:
     """The net that runs forward — ``model`` DDP-wrapped, and compiled with ``train.compile`` on
     ``device`` — and whether it replays CUDA graphs (``compile="graphs"``, compiled: each step must be
-    marked)."""
+    marked). ``own_step``: the model makes its own step (``manual_step``), which is not compiled."""
     net = dist.wrap(model)
     if not compile:
+        return net, False
+    if own_step or net is not model:
+        why = _OWN_STEP if own_step else _DDP
+        _uncompiled(net, why, dist)
         return net, False
     mode = "reduce-overhead" if compile == "graphs" else None
     if device.type == "cpu" and dist.is_main:
         show_note(
             "train.compile on a CPU: the first steps compile the model, which takes minutes with a cold "
-            "cache (torch keeps it for later runs), counted in the first epoch's time and summary.json's "
-            f"train_time_s; compiling pays on a GPU or in long runs ({_OFF} trains eagerly)."
+            "cache (torch keeps it for later runs), counted in the time of the first epoch this process "
+            f"trains and in summary.json's train_time_s; compiling pays on a GPU or in long runs ({_OFF} "
+            "trains eagerly)."
         )
     _quiet_cuda_home()
     try:
@@ -58,8 +89,8 @@ def forward_net(
 
 def compile_summary(net: torch.nn.Module | None) -> dict[str, Any]:
     """summary.json's ``compiled`` for a run whose steps called ``net``: "compiled", "graphs" (compiled
-    with CUDA graphs, on a GPU), or "eager (compile failed: <cause>)"; nothing where train.compile was
-    off."""
+    with CUDA graphs, on a GPU), "eager (compile failed: <cause>)" or "eager (nothing compiled: <why>)";
+    nothing where train.compile was off."""
     ran = _RAN.get(net) if net is not None else None
     return {"compiled": ran} if ran is not None else {}
 
@@ -74,6 +105,7 @@ class _FirstCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         eager = self.compiled._orig_mod
+        before = _graphs_made()
         try:
             with torch._dynamo.config.patch(suppress_errors=False):
                 out = self.forward(*args, **kwargs)
@@ -83,6 +115,12 @@ class _FirstCall:
             self.compiled.forward = eager.__call__
             _fell_back(self.compiled, e, self.dist)
             return out
+        # another instance of a class compiled earlier in this process reuses its graph: none is new
+        if _graphs_made() == before and type(eager) not in _GRAPHED:
+            self.compiled.forward = eager.__call__
+            _uncompiled(self.compiled, _NO_GRAPH, self.dist)
+            return out
+        _GRAPHED.add(type(eager))
         self.compiled.forward = self.forward
         # a later graph that fails to compile (another batch shape): torch runs that one eagerly
         torch._dynamo.config.suppress_errors = True
@@ -98,6 +136,21 @@ def _fell_back(net: torch.nn.Module, error: Exception, dist: Distributed) -> Non
             f"train.compile: compiling failed ({cause}), so this run trains eagerly (uncompiled). "
             f"{fix}, or leave compiling off: {_OFF}."
         )
+
+
+def _uncompiled(net: torch.nn.Module, why: tuple[str, str, str], dist: Distributed) -> None:
+    """``net`` runs eagerly though compiling was asked for: recorded, and noted ``why``."""
+    said, told, fix = why
+    _RAN[net] = f"eager (nothing compiled: {said})"
+    if dist.is_main:
+        show_note(f"train.compile: {told}, so this run trains eagerly (uncompiled); {fix}.")
+
+
+def _graphs_made() -> int:
+    """The graphs torch has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
 
 
 def _cause_and_fix(error: Exception) -> tuple[str, str]:

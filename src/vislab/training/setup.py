@@ -100,7 +100,8 @@ def set_up(
     if network.hooks.trained_by != "fit_arrays":
         if resume is None and network.start is None:  # a model's first start only: last.pt holds it
             first_start_init(cfg.model.name, run, dist, network, data.train)
-        network.net, network.graphs = forward_net(network.model, tc.compile, dist, device)
+        own_step = network.hooks.trained_by == "manual_step"
+        network.net, network.graphs = forward_net(network.model, tc.compile, dist, device, own_step)
     loop = _resumed_loop(resume) if resume else LoopState()
     # each count in the order the run's parts trained with it; a last.pt older than the record: unknown
     if (resume is None or loop.threads) and loop.threads[-1:] != [threads]:
