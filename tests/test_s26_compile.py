@@ -178,3 +178,18 @@ def test_a_data_parallel_net_is_not_compiled_and_summary_says_so(compile_with):
         "here (--nproc), so this run trains eagerly (uncompiled); train in one process to compile, or "
         "leave compiling off: --set train.compile=false / train__compile=False."
     ]
+
+
+def test_a_resume_that_compiled_otherwise_keeps_the_first_parts_record(tmp_path, compile_with):
+    """epoch 1 eager (its compiler failed), resumed for epoch 2 with a working one: summary.json says
+    both, in order, as threads and threads_resumed do."""
+    run = tmp_path / "run"
+    compile_with(_no_cxx)
+    with pytest.warns(Note, match="compiling failed"):
+        train(tiny_config("train.epochs=1", "train.compile=true"), run, quiet=True)
+    compile_with("eager")
+    train(None, run, resume=True, quiet=True, epochs=2)
+    written = json.loads((run / "summary.json").read_text())
+    assert written["epochs_run"] == 2
+    assert written["compiled"].startswith("eager (compile failed: no C++ compiler")
+    assert written["compiled_resumed"] == ["compiled"]

@@ -17,12 +17,15 @@ import os
 import shutil
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vislab.errors import show_note
 from vislab.training.runtime import Distributed
+
+if TYPE_CHECKING:  # annotations only
+    from vislab.training.state import LoopState
 
 #: what train.compile made of each compiled net: summary.json's ``compiled``
 _RAN: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()
@@ -85,6 +88,24 @@ def forward_net(
     )  # a CPU has no graphs
     compiled.forward = _FirstCall(compiled, dist)
     return compiled, mode is not None
+
+
+def note_compiled(net: torch.nn.Module | None, loop: LoopState) -> None:
+    """Add what ran forward in this process (:func:`compile_summary`'s) to ``loop.compiled``, which
+    last.pt keeps, where it differs from the run's last part: a resume that compiled otherwise adds its
+    own."""
+    ran = _RAN.get(net) if net is not None else None
+    if ran is not None and loop.compiled[-1:] != [ran]:
+        loop.compiled.append(ran)
+
+
+def compiled_record(loop: LoopState) -> dict[str, Any]:
+    """summary.json's ``compiled`` (the run's first part's) and ``compiled_resumed`` (what its resumes
+    changed to, in order) from ``loop.compiled`` (:func:`note_compiled`); nothing where none compiled."""
+    if not loop.compiled:
+        return {}
+    first, *later = loop.compiled
+    return {"compiled": first, "compiled_resumed": later or None}
 
 
 def compile_summary(net: torch.nn.Module | None) -> dict[str, Any]:

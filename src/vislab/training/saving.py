@@ -8,6 +8,7 @@ import torch
 
 from vislab.training.checkpoint import save_checkpoint
 from vislab.training.checks import split_sizes
+from vislab.training.compiling import note_compiled
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.setup import Training
 from vislab.training.state import Saved
@@ -20,6 +21,8 @@ def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = 
     if t.dist.is_main:
         ema = t.optim.ema
         weights = ema.state_dict() if ema and not resume else t.network.model.state_dict()
+        if resume:  # what ran forward in this process, for summary.json after a resume
+            note_compiled(t.network.net, t.loop)
         state = resume_state(t) if resume else None
         save_checkpoint(t.run.ckpt_dir / name, Checkpoint(t.record, weights, epoch, state))
     if resume:

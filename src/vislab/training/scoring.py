@@ -22,7 +22,7 @@ from vislab.data.types import Splits
 from vislab.training import evaluate as evaluation
 from vislab.training.boundary_epochs import BOUNDARY_FILE, BoundaryEpochs
 from vislab.training.checkpoint import load_checkpoint
-from vislab.training.compiling import compile_summary
+from vislab.training.compiling import compiled_record, note_compiled
 from vislab.training.ema import WeightEMA
 from vislab.training.history import EpochRow, to_rows
 from vislab.training.metrics import Metrics, compute_metrics
@@ -129,11 +129,13 @@ def finish_run(
 def _how_it_ran(record: RunRecord, network: Network, loop: LoopState) -> dict[str, Any]:
     """summary.json's record of how the run started (``Network.start_summary``; a resume's from its
     checkpoints' record of train.init_from, ``RunRecord.init_from``), of the CPU threads it trained
-    with (``threads_record``) and of what ran forward: compiled or not (``compile_summary``)."""
+    with (``threads_record``) and of what ran forward, compiled or not, in each of its processes
+    (``compiling.compiled_record``)."""
+    note_compiled(network.net, loop)
     return {
         **network.start_summary(record.init_from),
         **threads_record(loop),
-        **compile_summary(network.net),
+        **compiled_record(loop),
     }
 
 

@@ -53,6 +53,9 @@ class LoopState:
     # count than the last adds it (runtime.set_threads); empty in a last.pt older than this field (and
     # kept so: the count its first part used is unknown)
     threads: list[int] = field(default_factory=list)
+    # what ran forward with train.compile (compiling.note_compiled: "compiled", "graphs", "eager (...)"), in
+    # order: a resume that compiled otherwise adds its own; empty where compiling was off
+    compiled: list[str] = field(default_factory=list)
     # this process's evaluation of best.pt's epoch (epoch_end): in memory only, not in to_dict
     best_eval: BestEval | None = field(default=None, repr=False, compare=False)
 

@@ -85,8 +85,10 @@ class RunSummary:
     )
     world_size: int | None = None
     precision: str | None = None
-    # train.compile: "compiled", "graphs", or "eager (compile failed: <cause>)" (training/compiling.py)
+    # train.compile: "compiled", "graphs", "eager (compile failed: <cause>)" or "eager (nothing compiled:
+    # <why>)" (training/compiling.py); compiled_resumed: what its resumes changed to, in order
     compiled: str | None = None
+    compiled_resumed: list[str] | None = None
     threads: int | None = None  # the CPU threads it started with: train.threads, else torch's
     threads_resumed: list[int] | None = None  # the counts its resumes changed to, in order
     versions: dict[str, str] | None = None  # vislab, torch, torchvision, kornia, python
@@ -245,5 +247,6 @@ ONLY_WHERE_SET = frozenset(
         "threads_resumed",
         "notes_given",
         "compiled",
+        "compiled_resumed",
     }  # fmt: skip
 )
