@@ -86,7 +86,8 @@ check() {
     bench "GPU-busy share" 90 profile.json --profile
     # the sync tests (a step that never waits on the host) with a limit of their own, before the rest and
     # its cold compiles; tiny_modes: the three steps above at a small scale, already run for real
-    local pytest=("$py" -m pytest -vv -rfEs --durations=10 -p no:cacheprovider) per_sync=() per_test=()
+    # (-o addopts=: pyproject's --dist is pytest-xdist's, which one process here does not need)
+    local pytest=("$py" -m pytest -o addopts= -vv -rfEs --durations=10 -p no:cacheprovider) per_sync=() per_test=()
     "$py" -c 'import pytest_timeout' 2> /dev/null && per_sync=(--timeout=60) per_test=(--timeout=90)
     local sync=(tests/test_cuda_sync.py tests/test_batch_augment.py::test_batch_ops_never_sync_on_cuda)
     step "CUDA sync tests" 60 "$OUT/pytest_cuda_sync.log" "${pytest[@]}" "${sync[@]}" \

@@ -214,7 +214,7 @@ TrialsOpt = typer.Option(
     "--trials",
     "-n",
     min=1,
-    help="Trials the study should hold, failed ones too (all workers together): no more are started.",
+    help="Trials the study should hold, failed ones too, repeated ones not (all workers together).",
 )
 StorageOpt = typer.Option(
     None, "--storage", help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db)."

@@ -74,8 +74,8 @@ def forward_net(
         show_note(
             "train.compile on a CPU: the first steps compile the model, which takes minutes with a cold "
             "cache (torch keeps it for later runs), counted in the time of the first epoch this process "
-            f"trains and in summary.json's train_time_s; compiling pays on a GPU or in long runs ({_OFF} "
-            "trains eagerly)."
+            "trains and in summary.json's train_time_s (the compiler's imports, seconds more, in "
+            f"setup_s); compiling pays on a GPU or in long runs ({_OFF} trains eagerly)."
         )
     _quiet_cuda_home()
     try:

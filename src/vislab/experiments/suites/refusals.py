@@ -44,7 +44,7 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     rerun = (
         "Or "
         if only_former
-        else _builtin_changed(suite, plan)
+        else _builtin_changed(suite, plan, out)
         or f"Re-run it with the suite file and options it was run with{_options_before(out)}, "
     )
     raise UserError(
@@ -55,11 +55,15 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     )
 
 
-def _builtin_changed(suite: Suite, plan: list[PlannedRun]) -> str:
+def _builtin_changed(suite: Suite, plan: list[PlannedRun], out: Path) -> str:
     """For a built-in suite, whose file vislab may have changed since its folder was made (there is no
     other file to re-run it with): the ``--set`` that gives every differing setting the folder's value,
-    where the runs agree on it ('' otherwise, or for a suite file of the user's)."""
+    where the runs agree on it ('' otherwise, for a suite file of the user's, or where the options the
+    folder's suite.json records set one of those settings: the user's own, named by the caller)."""
     if suite.path is None or suite.path.parent != SUITE_DIR:
+        return ""
+    given = {s.split("=", 1)[0] for s in SuiteInfo.read(out).overrides or []}
+    if any(key in given for p in plan for key in p.was):
         return ""
     was: dict[str, Any] = {}
     for p in plan:
