@@ -173,10 +173,11 @@ def test_eval_normalize_draws_each_true_class_s_shares(capsys, trained, tmp_path
             ["eval", str(trained), "--normalize", "--mistakes", "0", "--out", str(tmp_path)]
         )
         assert code == 0, capsys.readouterr().err
-        [confusion] = drawn
+        confusion, roc = drawn  # the ROC curves after it
     cells = np.array([float(t.get_text()) for t in confusion.axes[0].texts]).reshape(10, 10)
     np.testing.assert_allclose(cells.sum(1), 1, atol=0.06)  # rows sum to 1 (two decimals a cell)
     assert "share of each true class" in confusion.axes[0].get_title()
+    assert roc.axes[0].get_xlabel() == "false positive rate"
 
 
 @pytest.fixture(scope="module")
