@@ -55,3 +55,16 @@ def test_the_users_own_set_is_named_not_a_changed_builtin_suite(capsys, tmp_path
     assert code != 0 and "built-in suite" not in said, said
     assert "Re-run it with the suite file and options it was run with (suite.json:" in said, said
     assert "--set optim.lr=0.01" in said, said
+
+
+def test_the_set_it_suggests_is_one_shell_word_each(tmp_path):
+    from vislab.experiments.suites.plan import PlannedRun
+    from vislab.experiments.suites.refusals import _builtin_changed
+    from vislab.experiments.suites.spec import load_suite
+
+    was = {"optim.betas": [0.8, 0.99], "train.eval_at_start": False}
+    plan = [PlannedRun("mlp", tmp_path / "mlp", "failed", was=was)]
+    said = _builtin_changed(load_suite("quickstart"), plan, tmp_path)
+    assert "add --set 'optim.betas=[0.8, 0.99]' --set train.eval_at_start=false (Python:" in said, (
+        said
+    )

@@ -193,3 +193,31 @@ def test_a_resume_that_compiled_otherwise_keeps_the_first_parts_record(tmp_path,
     assert written["epochs_run"] == 2
     assert written["compiled"].startswith("eager (compile failed: no C++ compiler")
     assert written["compiled_resumed"] == ["compiled"]
+
+
+@pytest.mark.parametrize("first, then", [(True, False), (False, True)])
+def test_a_resume_that_turns_compile_on_or_off_records_each_part(
+    tmp_path, compile_with, first, then
+):
+    """train.compile may change on a resume (it changes no result): summary.json says what each part ran,
+    and nothing of compiling only where no part compiled."""
+    compile_with("eager")
+    run = tmp_path / "run"
+    train(tiny_config("train.epochs=1", f"train.compile={str(first).lower()}"), run, quiet=True)
+    resumed = tiny_config("train.epochs=1", f"train.compile={str(then).lower()}")
+    train(resumed, run, resume=True, quiet=True, epochs=2)
+    written = json.loads((run / "summary.json").read_text())
+    parts = [written["compiled"], *written["compiled_resumed"]]
+    assert parts == (
+        ["compiled", "eager (train.compile off)"]
+        if first
+        else ["eager (train.compile off)", "compiled"]
+    )
+
+
+def test_a_run_never_compiled_has_no_compiled_record(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config("train.epochs=1"), run, quiet=True)
+    train(None, run, resume=True, quiet=True, epochs=2)
+    written = json.loads((run / "summary.json").read_text())
+    assert "compiled" not in written and "compiled_resumed" not in written

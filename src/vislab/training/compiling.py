@@ -90,19 +90,26 @@ def forward_net(
     return compiled, mode is not None
 
 
+#: ``loop.compiled``'s entry of a part trained without train.compile (a resume may turn it on or off), and
+#: of the parts a last.pt older than the record trained
+COMPILE_OFF = "eager (train.compile off)"
+BEFORE_RECORD = "unknown (its last.pt is older than this record)"
+
+
 def note_compiled(net: torch.nn.Module | None, loop: LoopState) -> None:
-    """Add what ran forward in this process (:func:`compile_summary`'s) to ``loop.compiled``, which
-    last.pt keeps, where it differs from the run's last part: a resume that compiled otherwise adds its
-    own."""
-    ran = _RAN.get(net) if net is not None else None
-    if ran is not None and loop.compiled[-1:] != [ran]:
+    """Add what ran forward in this process (:func:`compile_summary`'s, or :data:`COMPILE_OFF`) to
+    ``loop.compiled``, which last.pt keeps, where it differs from the run's last part: a resume that
+    compiled otherwise adds its own."""
+    ran = _RAN.get(net, COMPILE_OFF) if net is not None else COMPILE_OFF
+    if loop.compiled[-1:] != [ran]:
         loop.compiled.append(ran)
 
 
 def compiled_record(loop: LoopState) -> dict[str, Any]:
     """summary.json's ``compiled`` (the run's first part's) and ``compiled_resumed`` (what its resumes
-    changed to, in order) from ``loop.compiled`` (:func:`note_compiled`); nothing where none compiled."""
-    if not loop.compiled:
+    changed to, in order) from ``loop.compiled`` (:func:`note_compiled`); nothing where no part was
+    trained with train.compile."""
+    if all(ran in (COMPILE_OFF, BEFORE_RECORD) for ran in loop.compiled):
         return {}
     first, *later = loop.compiled
     return {"compiled": first, "compiled_resumed": later or None}

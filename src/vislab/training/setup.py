@@ -23,7 +23,7 @@ from vislab.training.checks import (
     run_notes,
     unused_settings,
 )
-from vislab.training.compiling import forward_net
+from vislab.training.compiling import BEFORE_RECORD, forward_net
 from vislab.training.history import EpochRow
 from vislab.training.parts import (
     Network,
@@ -103,9 +103,7 @@ def set_up(
         own_step = network.hooks.trained_by == "manual_step"
         network.net, network.graphs = forward_net(network.model, tc.compile, dist, device, own_step)
     loop = _resumed_loop(resume) if resume else LoopState()
-    # each count in the order the run's parts trained with it; a last.pt older than the record: unknown
-    if (resume is None or loop.threads) and loop.threads[-1:] != [threads]:
-        loop.threads.append(threads)
+    _record_part(loop, resume is not None, threads)
     optim = build_optimisation(cfg, network, device, len(data.train), loop, data.class_weights)
     if optim.scaler is not None:
         log.line(
@@ -220,3 +218,13 @@ def _kept_start(cfg: Config, run: RunDir, ckpt: Checkpoint | None) -> dict | Non
     init = summary.init if summary is not None and isinstance(summary.init, dict) else {}
     first = init.get("init_from")
     return first if isinstance(first, dict) else None
+
+
+def _record_part(loop: LoopState, resumed: bool, threads: int) -> None:
+    """Start this process's part of the run's records: its CPU thread count, in the order the parts
+    trained with it (a last.pt older than that record: unknown, so none); ``loop.compiled`` of a last.pt
+    older than its record (what ran forward before is not known)."""
+    if (not resumed or loop.threads) and loop.threads[-1:] != [threads]:
+        loop.threads.append(threads)
+    if resumed and not loop.compiled:
+        loop.compiled.append(BEFORE_RECORD)

@@ -4,6 +4,7 @@ together (:func:`refuse_together`)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,9 @@ def _builtin_changed(suite: Suite, plan: list[PlannedRun], out: Path) -> str:
                 return ""
     if not was:
         return ""
-    sets = " ".join(f"--set {k}={as_set(v)}" for k, v in was.items())
+    sets = " ".join(
+        f"--set {shlex.quote(f'{k}={as_set(v)}')}" for k, v in was.items()
+    )  # a shell's words
     python = [f"{k}={as_set(v)}" for k, v in was.items()]
     return (
         f"The built-in suite '{suite.name}' may have changed since (docs/upgrading.md): to go on with "
