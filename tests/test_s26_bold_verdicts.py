@@ -10,11 +10,13 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import cli, one_line, table_run, tiny_sets
+from conftest import cli, one_line, table_run, tiny_sets, tiny_suite
 from figures_skipped import skip_report_figures
 from vislab.cli import main
-from vislab.experiments.results.spread import group_verdicts
+from vislab.experiments.results.cells import bold_cells
+from vislab.experiments.results.spread import Spread, group_verdicts
 from vislab.report.build import build_report
 
 
@@ -250,3 +252,81 @@ def test_the_verdicts_and_the_note_tell_seeds_apart_alike(capsys, monkeypatch, t
     tables = one_line((tmp_path / "p" / "tables.md").read_text())
     for text in (page, tables):
         assert _HINT in text and "optim.lr" not in text
+
+
+# ---------------------------------------------------- one seed of a suite trained on by hand (Fix P)
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory) -> Path:
+    """A suite (majority, mlp, wide; 2 seeds; group models in that order, compare previous) whose
+    mlp-s0 was trained on by hand (``vislab train --resume S/mlp-s0 --epochs 2``)."""
+    root = tmp_path_factory.mktemp("s26-resumed")
+    suite = tiny_suite(runs__wide={"model.hidden": [32]}, seeds=2, compare="previous")
+    suite["groups"] = {"models": ["majority", "mlp", "wide"]}
+    (root / "suite.yaml").write_text(yaml.safe_dump(suite))
+    out = root / "S"
+    assert main(["suite", str(root / "suite.yaml"), "--out", str(out), "-q"]) == 0
+    assert main(["train", "--resume", str(out / "mlp-s0"), "--epochs", "2", "-q"]) == 0
+    return out
+
+
+def test_a_group_member_whose_seeds_are_not_averaged_keeps_its_verdicts(
+    capsys, monkeypatch, resumed, tmp_path
+):
+    """Each pair the suite asks for (mlp vs majority, wide vs mlp), with why mlp has no spread; no
+    wide vs majority; alike in compare, report.html and the paper."""
+    why = (
+        "no spread to compare with: the seeds mlp-s0, mlp-s1 differ in train.epochs (mlp-s0 2, "
+        "mlp-s1 1), so they are not averaged: to average them, run the suite again"
+    )
+    verdicts = _verdicts(capsys, resumed)
+    assert [v.split(": ", 2)[1] for v in verdicts] == ["mlp vs majority", "wide vs mlp"], verdicts
+    assert all(why in v for v in verdicts), verdicts
+    skip_report_figures(monkeypatch)
+    page = one_line(unescape(build_report(resumed, log=lambda _: None).read_text()))
+    code, said = cli(capsys, "paper", resumed, "--out", tmp_path / "p", "--no-figures")
+    assert code == 0, said
+    tables = one_line((tmp_path / "p" / "tables.md").read_text())
+    for text in (page, tables):
+        assert f"mlp vs majority: {why}" in text and f"wide vs mlp: {why}" in text
+        assert "wide vs majority" not in text
+
+
+def _means(text: str) -> dict[str, dict[str, float]]:
+    """Run → column header → the mean its cell shows, of `vislab compare`'s first table."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    out = {}
+    for line in lines[2:]:
+        if line.startswith("| run |"):
+            break
+        row = [c.strip().split(" ")[0].strip("*") for c in line.strip("|").split("|")]
+        out[row[0]] = {h: float(c) for h, c in zip(header, row) if re.fullmatch(r"\d\.\d{4}", c)}
+    return out
+
+
+def test_no_bold_value_is_beaten_or_tied_by_another_row(capsys, monkeypatch, resumed, tmp_path):
+    main_bold, _, text, _ = _bold_everywhere(capsys, monkeypatch, resumed, tmp_path / "p")
+    means = _means(text)
+    for run, head in main_bold:
+        mine = means[run][head]
+        others = [m[head] for r, m in means.items() if r != run and head in m]
+        assert all(o > mine if "loss" in head else o < mine for o in others), (run, head, means)
+
+
+def test_bold_is_never_given_a_value_a_row_of_another_test_set_beats_or_ties():
+    """wide (2 seeds, each its own split) beats majority beyond the spread; mlp-s0, a row of one test
+    set, shows a higher test ACC: no bold. Its val ACC lower than wide's: wide's stays bold."""
+    own, one = "digits\x00test set own 1", "digits\x00test set 1"
+    rows = [
+        {"run": "majority", "test_acc": Spread([0.10, 0.10]), "val_acc": Spread([0.10, 0.11])},
+        {"run": "wide", "test_acc": Spread([0.94, 0.95]), "val_acc": Spread([0.94, 0.95])},
+        {"run": "mlp-s0", "test_acc": 0.95, "val_acc": 0.90},
+    ]
+    cols = [("test_acc", "test ACC"), ("val_acc", "val ACC")]
+    assert bold_cells(rows, cols, [own, own, one]) == {(1, "val_acc")}
+    tied = [*rows[:2], {"run": "mlp-s0", "test_acc": 0.945, "val_acc": 0.9}]
+    assert bold_cells(tied, cols, [own, own, one]) == {(1, "val_acc")}
+    # a row of another dataset, or of a test set not known, is no rival
+    assert bold_cells(rows, cols, [own, own, "circles"]) == {(1, "test_acc"), (1, "val_acc")}
+    unknown = "digits\x00test set unknown mlp-s0"
+    assert bold_cells(rows, cols, [own, own, unknown]) == {(1, "test_acc"), (1, "val_acc")}

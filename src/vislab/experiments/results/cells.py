@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from vislab.config.overrides import as_yaml
-from vislab.experiments.results.spread import ALPHA, Spread, verdict
+from vislab.experiments.results.spread import ALPHA, TEST_SET, Spread, verdict
 
 REPORTED = "_reported_"  # in a column's key: a figure a course's report published, not vislab's
 HIGHER = ("acc", "auc")  # how the keys of the figures whose best is the highest end
@@ -103,6 +103,15 @@ def _beats(key: str, best: float, other: float) -> bool:
     return True
 
 
+def rivals(mine: str, other: str) -> bool:
+    """Whether rows of datasets ``mine`` and ``other`` (``data_used.row_datasets``) are of one dataset
+    but ranked apart, on other test sets, neither unranked (test set unknown, or figures not its own)."""
+    dataset, _, test_set = mine.partition(TEST_SET)
+    theirs, _, their_set = other.partition(TEST_SET)
+    unranked = test_set.startswith("unknown ") or their_set.startswith("unknown ")
+    return mine != other and dataset == theirs and not unranked
+
+
 def bold_cells(
     rows: list[dict], cols: list[tuple[str, str]], data: Sequence[str] | None = None
 ) -> set[tuple[int, str]]:
@@ -116,7 +125,22 @@ def bold_cells(
     for members in groups.values():
         among = [rows[i] for i in members]
         out |= {(members[j], k) for k, _ in cols if (j := best_row(among, k)) is not None}
-    return out
+    return {(i, k) for i, k in out if not data or not _matched_apart(rows, data, i, k)}
+
+
+def _matched_apart(rows: list[dict], data: Sequence[str], i: int, key: str) -> bool:
+    """Whether a row of row ``i``'s dataset ranked apart from it (another test set:
+    :func:`rivals`) shows a value of ``key`` as good as row ``i``'s or better: bold never marks
+    a value another row of the table beats or ties."""
+    mine = rows[i][key]
+    for j, row in enumerate(rows):
+        other = row.get(key)
+        if not isinstance(other, (int, float)) or not rivals(data[i], data[j]):
+            continue
+        ahead = other > mine if key.endswith(HIGHER) else other < mine
+        if ahead or fmt(key, float(other)) == fmt(key, float(mine)):
+            return True
+    return False
 
 
 # what the tables' train ACC column is, said under results.md's table and in the paper's table caption

@@ -22,6 +22,7 @@ from vislab.experiments.results.split_words import (
     told_sentence,
     unknown_split,
 )
+from vislab.experiments.results.spread import TEST_SET
 from vislab.experiments.results.told_splits import (
     Test,
     by_config,
@@ -165,10 +166,6 @@ def titled(title: str, summaries: dict[str, RunSummary]) -> str:
     return f"{title} on {', '.join(names)}" if title and names else title
 
 
-# between a row's dataset and its test set in :func:`row_datasets` (bold ranks rows of one of each)
-_TEST_SET = "\x00test set "
-
-
 def row_datasets(
     table: list[dict],
     summaries: dict[str, RunSummary],
@@ -192,8 +189,8 @@ def row_datasets(
     test_set |= {row: f"own {own_set.get(row, 1)}" for row in own}
     return [
         str(summaries.get(firsts.get(r["run"], r["run"]), RunSummary()).data)
-        + (f"{_TEST_SET}{test_set[r['run']]}" if r["run"] in test_set else "")
-        + (f"{_TEST_SET}unknown {r['run']}" if r["run"] in unranked else "")
+        + (f"{TEST_SET}{test_set[r['run']]}" if r["run"] in test_set else "")
+        + (f"{TEST_SET}unknown {r['run']}" if r["run"] in unranked else "")
         for r in table
     ]
 
@@ -201,7 +198,7 @@ def row_datasets(
 def mixes_data(data: Sequence[str] | None) -> bool:
     """Whether a table's rows (``data``: each one's dataset, :func:`row_datasets`) hold more than one
     dataset (test sets of one dataset are one)."""
-    return len({d.split(_TEST_SET)[0] for d in data or ()}) > 1
+    return len({d.split(TEST_SET)[0] for d in data or ()}) > 1
 
 
 def own_test_sets(seeds: Sequence[SavedPredictions]) -> bool:

@@ -26,6 +26,9 @@ RULE = (
 SPREAD_WORDS = (
     "each cell the mean ± std over the run's seeds (N: how many; std: sample standard deviation)"
 )
+# between a row's dataset and its test set in ``data_used.row_datasets`` (bold and verdicts rank
+# the rows of one of each)
+TEST_SET = "\x00test set "
 _SEED_SUFFIX = re.compile(r"^(?P<row>.+)-s(?P<index>\d+)$")
 
 
@@ -84,6 +87,7 @@ class Verdict:
     doubted: tuple[str, ...] = ()  # the rows whose figure disagrees with their runs' records
     unlike: tuple[str, ...] = ()  # why a row's seeds are not averaged, and how to average them
     alone: tuple[str, ...] = ()  # the rows of one seed that no other cause explains
+    split: bool = False  # a row's seeds are not averaged (``unlike`` says why): no mean to weigh
 
     @property
     def exceeds(self) -> bool | None:
@@ -99,6 +103,8 @@ class Verdict:
                 f"{'disagrees' if one else 'disagree'} with {'its' if one else 'their'} runs' own "
                 f"records (the data line names them)."
             )
+        if self.split:
+            return f"{self.first} vs {self.second}: no spread to compare with{self._fix()}."
         a, b = self.n
         seeds = f"{a} and {b} seeds" if a != b else f"{a} seed{'s' if a > 1 else ''}"
         head = f"{self.first} vs {self.second}: {_signed(self.diff_pt)}"
@@ -206,6 +212,7 @@ def group_verdicts(
     data: dict[str, str] | None = None,
     doubted: Collection[str] = (),
     unlike: Mapping[str, str] | None = None,
+    split: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, list[Verdict]]:
     """Group → a verdict for each member (with values) against the one before it (``previous``), the
     group's first (``baseline``) or its best mean (``best``: the highest, the lowest for a loss), among
@@ -214,31 +221,73 @@ def group_verdicts(
     by a verdict that lacks a spread). ``doubted``: members whose values disagree with their runs'
     records: never the best, and each of their verdicts says it is not weighed. ``unlike``: member (a
     run of a row of seeds not averaged: ``seed_rows.SeedSplit.unlike``) → why, and how to average
-    them, said by a verdict that lacks a spread (as is a member of one seed that has no other cause)."""
-    out, missing, data, unlike = {}, missing or {}, data or {}, unlike or {}
+    them, said by a verdict that lacks a spread (as is a member of one seed that has no other cause).
+    ``split``: a group's member whose seeds are not averaged → its runs (each a row of its own): it
+    keeps its place among the members of its dataset, each of its verdicts saying why (``unlike``)."""
+    out, split = {}, split or {}
     for group, members in groups.items():
-        present = [m for m in members or [] if values.get(m)]
         parts: dict[str, list[str]] = {}
-        for m in present:
-            parts.setdefault(data.get(m, ""), []).append(m)
-        found = [
-            verdict(
-                x,
-                values[x],
-                y,
-                values[y],
-                label,
-                [*missing.get(x, []), *missing.get(y, [])],
-                [m for m in (x, y) if m in doubted],
-                list(dict.fromkeys(unlike[m] for m in (x, y) if m in unlike)),
-                [m for m in (x, y) if len(values[m]) < 2 and not (missing.get(m) or m in unlike)],
-            )
+        for m in members or []:
+            for key in _parts_of(m, values, data or {}, split):
+                parts.setdefault(key, []).append(m)
+        pairs = [
+            pair
             for part in parts.values()
-            for x, y in _pairs(part, values, compare, label.endswith("loss"), doubted)
+            if any(values.get(m) for m in part)
+            for pair in _pairs(part, values, compare, label.endswith("loss"), doubted)
+        ]
+        found = [
+            _weigh(x, y, values, label, missing or {}, doubted, unlike or {}, split)
+            for x, y in dict.fromkeys(pairs)
         ]
         if found:
             out[group] = found
     return out
+
+
+def _parts_of(
+    member: str,
+    values: dict[str, list[float]],
+    data: dict[str, str],
+    split: Mapping[str, Sequence[str]],
+) -> list[str]:
+    """The data a group's ``member`` is weighed within (``data``: row → its dataset and test set):
+    its own where it has values; a member whose seeds are not averaged (``split``), those of its
+    runs' datasets (any test set), where rows of them are; none otherwise."""
+    if values.get(member):
+        return [data.get(member, "")]
+    datasets = {data.get(run, "").split(TEST_SET)[0] for run in split.get(member, ())}
+    return [key for key in dict.fromkeys(data.values()) if key.split(TEST_SET)[0] in datasets]
+
+
+def _weigh(
+    x: str,
+    y: str,
+    values: dict[str, list[float]],
+    label: str,
+    missing: dict[str, list[str]],
+    doubted: Collection[str],
+    unlike: Mapping[str, str],
+    split: Mapping[str, Sequence[str]],
+) -> Verdict:
+    """The verdict of group members ``x`` vs ``y`` (:func:`verdict`); where either's seeds are not
+    averaged (``split``), none weighed: why, and how to average them (``unlike``)."""
+    told = {m: unlike[n] for m in (x, y) for n in split.get(m, [m])[:1] if n in unlike}
+    lost = [*missing.get(x, []), *missing.get(y, [])]
+    alone = [
+        m
+        for m in (x, y)
+        if m not in split and len(values[m]) < 2 and not (missing.get(m) or m in told)
+    ]
+    causes = list(dict.fromkeys(told.values()))
+    if x in split or y in split:
+        n = (len(values.get(x, [])), len(values.get(y, [])))
+        return Verdict(
+            x, y, label, math.nan, None, n, None, tuple(lost), (), tuple(causes), tuple(alone), True
+        )
+    return verdict(
+        x, values[x], y, values[y], label, lost, [m for m in (x, y) if m in doubted], causes, alone
+    )
 
 
 def _pairs(
@@ -249,11 +298,11 @@ def _pairs(
     doubted: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """(first, second) of each verdict among ``members`` (one dataset's), paired as ``compare`` says;
-    ``best``: the best mean first (``lowest``: of a loss; among the members not ``doubted``, if any),
-    against each other in order."""
+    ``best``: the best mean first (``lowest``: of a loss; among the members with values not
+    ``doubted``, if any), against each other in order."""
     if compare == "best" and members:
-        mean = {m: float(np.mean(values[m])) for m in members}
-        trusted = [m for m in members if m not in doubted] or members
+        mean = {m: float(np.mean(values[m])) for m in members if values.get(m)}
+        trusted = [m for m in mean if m not in doubted] or list(mean)
         best = (min if lowest else max)(trusted, key=mean.__getitem__)  # a tie: the first
         return [(best, m) for m in members if m != best]
     others = members[:-1] if compare == "previous" else members[:1] * (len(members) - 1)

@@ -30,6 +30,7 @@ from vislab.experiments.results.spread import (
     Verdict,
     group_verdicts,
     pairing_of,
+    rows_by_seed_suffix,
     spread_of,
 )
 from vislab.training.summary import RunSummary
@@ -183,7 +184,8 @@ def seed_verdicts(
     row whose test set is unknown is weighed with its dataset's rows. A row whose
     ``metric`` disagrees with its runs' records (:func:`doubted_rows`) is never the best, and is not
     weighed. A verdict without a spread names the rows' seed runs that did not finish, and why a row's
-    seeds are not averaged (``unlike``: run → why, ``seed_rows.SeedSplit.unlike``)."""
+    seeds are not averaged (``unlike``: run → why, ``seed_rows.SeedSplit.unlike``); a group's member
+    whose seeds are not averaged keeps its place, its verdicts saying why."""
     finished = {
         row: {n: v for n in names if (s := summaries.get(n)) and (v := s.get(metric)) is not None}
         for row, names in rows.items()
@@ -204,7 +206,15 @@ def seed_verdicts(
         dict(zip(rows, data)),
         doubted_rows(own, metric),
         unlike,
+        _not_averaged(rows, unlike or {}),
     )
+
+
+def _not_averaged(rows: Mapping[str, list[str]], unlike: Mapping[str, str]) -> dict[str, list[str]]:
+    """Row of seeds not averaged (a group names it) → its runs, each a row of ``rows`` now: the runs of
+    ``unlike`` named ``<row>-s<i>`` whose ``<row>`` is no row."""
+    joined = rows_by_seed_suffix([r for r in rows if r in unlike]) or {}
+    return {row: runs for row, runs in joined.items() if row not in rows}
 
 
 def doubted_rows(own: OwnSplits | None, metric: str) -> set[str]:
