@@ -183,7 +183,7 @@ def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
     )
     assert code == 2, out
     lines = out.strip().splitlines()
-    assert len(lines) == 5, out
+    assert len(lines) == 6 and "weights: best.pt, epoch 1" in lines, out  # 5 images, the weights
     assert any(line.startswith(f"{digit_png}: ") and "error" not in line for line in lines), out
     # predicted, name intact
     assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), out

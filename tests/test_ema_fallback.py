@@ -107,7 +107,9 @@ def test_eval_and_run_evaluate_score_what_summary_json_scored(lost, capsys):
         == summary["val_acc"]
     )
     code, text = cli(capsys, "export", lost, "--format", "torchscript")
-    assert code == 0 and one_line(text).count("train.ema average") == 1, text
+    said = one_line(text)  # the weights line, and the note saying why (once each)
+    assert code == 0 and said.count("weights: last.pt's train.ema average, epoch 2") == 1, text
+    assert said.count("has no checkpoints/best.pt") == 1, text
 
 
 def test_the_average_is_not_called_best_pt_s_where_the_best_epoch_was_another(tmp_path):

@@ -223,9 +223,9 @@ class Evaluation:
     scores_json: Path  # the split's overall scores (split, n and summary.json's score names)
     normalize: bool = False
     run: str = ""  # what the figures' titles call the checkpoint: its run (and which checkpoint)
-    #: which weights of a checkpoint file were scored ("last.pt's train.ema average, epoch 3"); None: the
-    #: run's best, as its scores are
-    weights: str | None = None
+    #: which weights were scored (:attr:`PickedCheckpoint.said`: "best.pt, epoch 3", "last.pt's train.ema
+    #: average, epoch 8")
+    weights: str = ""
 
     def files(self) -> list[Path]:
         """The files eval writes, in its order: the figures, the CSVs, then the overall scores."""
@@ -283,14 +283,14 @@ def evaluate_checkpoint(
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
-    weights = scored.weights if target.is_file() else None  # a file's: which of them
     files = (confusion_png, roc_png, mistakes_png, *csvs, scores_json)
-    return Evaluation(split, scored, pairs, wrong, *files, normalize, _run_label(target), weights)
+    label = run_label(target)
+    return Evaluation(split, scored, pairs, wrong, *files, normalize, label, scored.weights)
 
 
-def _run_label(target: Path) -> str:
-    """What eval's titles call ``target``: its run's name, with the checkpoint when not the run's own
-    (``cnn-s0 (last)``); a checkpoint file outside a run folder, its file name."""
+def run_label(target: Path) -> str:
+    """What eval's and ``Run.plot``'s titles call ``target``: its run's name, with the checkpoint when not
+    the run's own (``cnn-s0 (last)``); a checkpoint file outside a run folder, its file name."""
     run, tag = _run_of(target), checkpoint_tag(target)
     if run is None:
         return target.name

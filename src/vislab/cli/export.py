@@ -54,11 +54,12 @@ def export(
     """Export the run's best model (or --checkpoint last) as ONNX (the 'onnx' extra) or TorchScript, with
     a JSON inference spec that names the checkpoint and its epoch."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import chosen_checkpoint
+    from vislab.cli.scores import chosen_checkpoint, say_weights
     from vislab.export import export_run
 
     chosen = chosen_checkpoint(target, which and which.value)
     exported = export_run(chosen, fmt, out, trust_code=trust_code, force=force, opset=opset)
+    say_weights(chosen)
     _say(exported)
 
 

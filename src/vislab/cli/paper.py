@@ -34,8 +34,9 @@ OnlyOpt = typer.Option(
 def paper(
     targets: list[Path] = typer.Argument(
         ...,
-        help="A suite folder, a run folder, any folder of runs (its runs at any depth), or several of "
-        "them (a folder among them stands for its runs, named <folder>/<run>).",
+        help="A suite folder, a sweep folder (its trials, those run elsewhere too, from the study "
+        "database), a run folder, any folder of runs (its runs at any depth), or several of them (a "
+        "folder among them stands for its runs, named <folder>/<run>).",
     ),
     out: Path | None = typer.Option(
         None,

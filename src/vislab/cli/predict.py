@@ -34,7 +34,8 @@ CheckpointOpt = typer.Option(
     None,
     "--checkpoint",
     help="Which checkpoint of the run: best (checkpoints/best.pt, the epoch whose val score was best; "
-    "the default) or last (checkpoints/last.pt, its latest weights). A run with no best.pt yet (stopped "
+    "the default) or last (checkpoints/last.pt, its latest weights; of a train.ema run, their average, "
+    "which its evaluations scored). A run with no best.pt yet (stopped "
     "before its first evaluation) is used through last.pt, with a note on stderr saying so.",
     show_default=False,
 )
@@ -175,8 +176,8 @@ def predict(
     csv: Path | None = CsvOpt,
     force: bool = ForceCsvOpt,
 ) -> None:
-    """Top-k classes for each image. Exit code 2 if any image could not be read (the others are
-    classified)."""
+    """Top-k classes for each image (stdout; which weights: stderr). Exit code 2 if any image could not
+    be read (the others are classified)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.classify import predict_images
     from vislab.cli.scores import (
@@ -184,6 +185,7 @@ def predict(
         chosen_checkpoint,
         note_top_k,
         print_predictions,
+        say_weights,
         write_predictions_csv,
     )
     from vislab.plotting.files import check_new_files
@@ -194,6 +196,7 @@ def predict(
             check_new_files([csv], force, "--csv")
     target = chosen_checkpoint(checkpoint, which and which.value)
     results = predict_images(target, images, top_k or DEFAULT_TOP_K, trust_code=trust_code)
+    say_weights(target)  # on stderr (stdout holds the predictions); not before a refusal
     if top_k is not None:  # asked for: a note when the model has fewer classes
         note_top_k(results, top_k)
     failures = write_predictions_csv(results, csv) if csv else print_predictions(results)

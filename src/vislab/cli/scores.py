@@ -61,14 +61,26 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
     return picked.path
 
 
+def say_weights(target: Path) -> None:
+    """``weights: last.pt's train.ema average, epoch 8`` on stderr: which weights predict and export use
+    of ``target`` (what :func:`chosen_checkpoint` chose), in :attr:`PickedCheckpoint.said`'s words, as
+    eval says them. Reads the checkpoint (the command's loader reads it again); one that cannot be read
+    says nothing here (the loader names what is wrong)."""
+    try:
+        said = pick_checkpoint(target).said
+    except DataError:
+        return
+    err.print(escape(f"weights: {said}"), highlight=False, soft_wrap=True)
+
+
 def print_scores(ev: Evaluation) -> None:
-    """Which weights of a checkpoint file were scored, the split's scores (:func:`score_line`), per-class
+    """The split's scores (:func:`score_line`), which weights were scored (best.pt's too), the per-class
     table (n/a for a class the split has no sample of, and a line naming those) and most confused pairs
     (before any PNG is written)."""
     m, names = ev.scored.metrics, ev.scored.class_names
-    if ev.weights:  # a checkpoint file's: which of its weights
-        out.print(escape(f"weights: {ev.weights}"), highlight=False, soft_wrap=True)
+    # the scores stay the first line (scripts read it)
     out.print(f"{ev.split}: {score_line(m)}", highlight=False, soft_wrap=True)
+    out.print(escape(f"weights: {ev.weights}"), highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("class")
     table.add_column("accuracy", justify="right")

@@ -325,7 +325,8 @@ class Run:
         or
         ``pos-embed``: a ViT's position embedding and the cosine similarity of its positions (as
         ``vislab figure pos-embed --run`` draws it). ``checkpoint``: the model of every kind but curves,
-        as for :meth:`evaluate`.
+        as for :meth:`evaluate`; the title names a checkpoint other than the run's best as eval's PNGs do
+        ("cnn (last): test").
 
         The figure is not pyplot's: ``plt.title``, ``plt.savefig`` and ``plt.show()`` act on another
         (empty) figure. A notebook shows it as a cell's last value, or anywhere in a cell with

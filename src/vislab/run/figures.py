@@ -58,8 +58,8 @@ def run_figure(path: Path, kind: str, split: str, trust_code: bool, checkpoint: 
         return _boundary(path, split, trust_code, checkpoint)
     if kind == "pos-embed":
         return _pos_embed(path, trust_code, checkpoint)
-    m, names, scores = _scores(path, split, trust_code, checkpoint)
-    title = f"{path.name}: {split}"
+    m, names, scores, label = _scores(path, split, trust_code, checkpoint)
+    title = f"{label}: {split}"  # as eval's PNGs: "ema2 (last): test"
     if kind == "confusion":
         return confusion_figure(m.confusion, names, title=title)
     if kind == "per-class":
@@ -99,21 +99,22 @@ def _pos_embed(path: Path, trust_code: bool, checkpoint: str) -> Figure:
 
 def _scores(
     path: Path, split: str, trust_code: bool, checkpoint: str
-) -> tuple[Metrics, list[str], tuple[np.ndarray, np.ndarray]]:
-    """The metrics of ``split`` under ``checkpoint``, the class names and the raw scores (probabilities,
-    class indices): best.pt's test predictions as saved at the end of the run, anything else scored
-    anew."""
-    from vislab.predict import score_split  # on use (module docstring)
+) -> tuple[Metrics, list[str], tuple[np.ndarray, np.ndarray], str]:
+    """The metrics of ``split`` under ``checkpoint``, the class names, the raw scores (probabilities,
+    class indices) and what the title calls the weights (``predict.run_label``: the run's name, with the
+    checkpoint when not its best): best.pt's test predictions as saved at the end of the run, anything
+    else scored anew."""
+    from vislab.predict import run_label, score_split  # on use (module docstring)
 
     run = RunDir(path)
     saved = run.read_predictions() if (split, checkpoint) == ("test", "best") else None
     if saved is None:
         target = pick_checkpoint(path, checkpoint).loader_target()
         scored = score_split(target, split, (), trust_code)
-        return scored.metrics, scored.class_names, (scored.probs, scored.data.y)
+        return scored.metrics, scored.class_names, (scored.probs, scored.data.y), run_label(target)
     probs, labels = saved.probs, saved.labels
     per_class = (run.load_summary() or RunSummary()).test_per_class
     names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
     logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))
     metrics = compute_metrics(logits, torch.from_numpy(labels), probs.shape[1], with_roc=True)
-    return metrics, names, (probs, labels)
+    return metrics, names, (probs, labels), path.name
