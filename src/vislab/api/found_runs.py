@@ -180,22 +180,25 @@ def _stage_table(
     """The rows (named by the stage's prefix and their run names) and setting columns of the sweep
     stage ``stage`` (its ``study``), as its results.md has them (``trials.table_summaries``,
     ``trials.table_params``; each run folder relative to the sweep folder given, ``top``, where it
-    lies in it); its note on the rows from the study database, naming them so, shown
-    (``trials.database_note``)."""
+    lies in it); its notes shown: on the rows from the study database, naming them so
+    (``trials.database_note``), and its trials' states where one is not complete."""
     # on use, a sweep's only: optuna takes seconds to import
-    from vislab.experiments.sweeps.results import trial_params
-    from vislab.experiments.sweeps.trials import database_note, table_params, table_summaries
+    from vislab.experiments.sweeps import trials
+    from vislab.experiments.sweeps.results import trial_counts, trial_params
 
     prefix = stage.prefix
     mine = {
         n[len(prefix) :]: n for n in folders if n.startswith(prefix) and "/" not in n[len(prefix) :]
     }
     local = {n: summaries[full] for n, full in mine.items() if full in summaries}
-    rows, elsewhere = table_summaries(study, local, mine)
+    rows, elsewhere = trials.table_summaries(study, local, mine)
     dirs = {n: folders[full] for n, full in mine.items()}
-    params = table_params(trial_params(study), rows, dirs, top)
-    if note := database_note(study, elsewhere, stage.folder, prefix):
+    params = trials.table_params(trial_params(study), rows, dirs, top)
+    if note := trials.database_note(study, elsewhere, stage.folder, prefix):
         show_note(note)
+    if set(trials.state_counts(study)) - {"complete"}:  # repeated, pruned, failed...: as results.md
+        counts = trial_counts(study, rows)
+        show_note(f"{prefix.rstrip('/')}: {counts}" if prefix else counts)
     return (
         {f"{prefix}{n}": s for n, s in rows.items()},
         {f"{prefix}{n}": v for n, v in params.items()},
@@ -203,13 +206,23 @@ def _stage_table(
 
 
 def _study(folder: Path) -> optuna.Study | None:
-    """The study ``folder``'s sweep.json names; None when it cannot be loaded."""
+    """The study ``folder``'s sweep.json names; None when it cannot be loaded (:func:`_unloaded`: why)."""
+    return _loaded(folder)[0]
+
+
+def _unloaded(folder: Path) -> str:
+    """Why the study of sweep folder ``folder`` cannot be loaded, and the fix; "" when it can."""
+    return _loaded(folder)[1]
+
+
+def _loaded(folder: Path) -> tuple[optuna.Study | None, str]:
+    """(``folder``'s sweep study, "") or (None, why it cannot be loaded)."""
     from vislab.experiments.sweeps.results import load_study_of  # on use (see above)
 
     try:
-        return load_study_of(folder)
-    except UserError:
-        return None
+        return load_study_of(folder), ""
+    except UserError as e:
+        return None, str(e)
 
 
 def _finished(
@@ -350,18 +363,16 @@ def _runs_of(target: Path, key: str | None, verb: str) -> dict[str, Path]:
 
 
 def _no_runs(target: Path, verb: str) -> str:
-    """Why a suite or sweep folder ``target`` cannot be compared (``verb``): it holds no run folder yet."""
+    """Why a suite or sweep folder ``target`` cannot be compared (``verb``): it holds no run folder yet (a
+    sweep folder whose study, with the rows of the trials trained elsewhere, cannot be loaded: why)."""
     kind = folder_kind(target)
-    elsewhere = (
-        " (trials trained on another machine keep their run folders there: `vislab compare` lists "
-        "them from the study database)"
-        if kind == "sweep"
-        else ""
-    )
-    return (
-        f"'{target}' is a {kind} folder that holds no run folder here yet{elsewhere}: {verb} it once "
-        f"one has trained here."
-    )
+    said = f"'{target}' is a {kind} folder that holds no run folder here"
+    if kind == "sweep" and (why := _unloaded(target)):
+        return f"{said}, and its study, which holds the rows of the trials trained elsewhere, was not loaded: {why}"
+    if kind == "sweep":
+        said += " yet (trials trained on another machine keep their run folders there: `vislab compare` lists"
+        return f"{said} them from the study database): {verb} it once one has trained here."
+    return f"{said} yet: {verb} it once one has trained here."
 
 
 def _file_given(path: Path) -> str:

@@ -37,25 +37,12 @@ from vislab.experiments.results.reported import (
 )
 from vislab.experiments.results.settings import IDENTITY, RUN_FOLDER
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
-from vislab.experiments.results.table import COLUMNS
+from vislab.paper_folder.captions import PARTS, part_caption
 from vislab.paper_folder.latex import CAPTION_SKIP, escape
 from vislab.paper_folder.markdown import md_rows, md_text
 from vislab.paper_folder.table_layout import printable, spans_columns
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
-
-ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
-COST = ("train_time_s", "test_time_s", "params", "epochs_run", "best_epoch")
-ACC_CAPTION = "Validation and test accuracy (ACC) and per-class accuracy (PACC), as fractions"
-PARTS = (  # (label, caption, the figures it holds): the results table's columns in three tables
-    ("accuracy", ACC_CAPTION, ACCURACY),
-    (
-        "training",
-        "Training accuracy and further test figures",
-        tuple(k for k, _ in COLUMNS[1:] if k not in ACCURACY + COST),
-    ),
-    ("cost", "Size and time", COST),
-)
 
 
 @dataclass(frozen=True)
@@ -115,7 +102,7 @@ def parts(
     (``provenance.trainable_params_note``), said in the caption too."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
-    for label, caption, keys in PARTS:
+    for label, keys in PARTS:
         first = () if out else tuple(lead)
         named = ("run", "seeds", *first)
         mine = [
@@ -134,6 +121,7 @@ def parts(
             rule += "".join(f"; {p}" for p in (fitted_params_note(fitted), trained) if p)
         what = f"; after each run: {_what(first)}" if first else ""
         text = ("run", *first)
+        caption = part_caption(label, [k.split(REPORTED)[0] for k, _ in mine])
         out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text))
     return out
 

@@ -29,7 +29,7 @@ from vislab.report.figure_set import FigureSet, failure_note, guarded, out_of_ro
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import ModelNotLoaded, model_figures, model_heading
-from vislab.report.plan import ReportPlan, check_reportable, plan_report
+from vislab.report.plan import ReportPlan, check_reportable, plan_report, undrawn
 from vislab.report.run_files import (
     read_histories,
     say_recorded,
@@ -77,6 +77,8 @@ def build_report(
         figs.drop_earlier()
     for note in plan.unread:
         log(f"warning: {note}")
+    if said := undrawn(plan):  # on the terminal too, as `vislab paper` says it
+        log(f"note: {said}")
     say_undrawn(plan, planned)
     return path
 

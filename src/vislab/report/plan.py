@@ -18,6 +18,7 @@ from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.suites.catch_up import caught_up
 from vislab.experiments.sweeps.results import finish, load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
+from vislab.experiments.sweeps.sqlite_file import elsewhere_fix
 from vislab.experiments.sweeps.trials import table_summaries
 from vislab.report.run_files import RunFiles, read_configs, read_summaries
 from vislab.report.sweep import undrawn_note
@@ -104,8 +105,23 @@ def plan_report(
         configs=configs,
         unloaded=unloaded,
     )
-    plan.notes += [said] if (said := undrawn(plan)) else []
+    plan.notes += [said for said in (undrawn(plan), _few_detailed(plan)) if said]
     return plan
+
+
+def _few_detailed(plan: ReportPlan) -> str:
+    """The note naming the best trials of a sweep that have their own figures (the best
+    :data:`MAX_DETAILED_TRIALS`), where it has more complete trials here; "" otherwise."""
+    others = len(plan.complete) - len(plan.detailed)
+    if plan.sweep is None or others <= 0:
+        return ""
+    whose = "trial's" if others == 1 else "trials'"
+    return (
+        f"Each trial's own figures (confusion matrix, per-class accuracy, ROC, mistakes) are drawn for "
+        f"the best {len(plan.detailed)} by {plan.sweep.metric or 'val_pacc'} only, to keep the page "
+        f"short: {', '.join(plan.detailed)}. The other {others} {whose} own figures: "
+        f"`vislab report {plan.folder}/trials/N` draws trial N's."
+    )
 
 
 def undrawn(plan: ReportPlan) -> str:
@@ -119,12 +135,11 @@ def not_loaded(plan: ReportPlan) -> str:
     --storage); "" when it was, or the plan is of no sweep."""
     if not plan.unloaded or plan.sweep is None:
         return ""
-    return (
-        f"its sweep study, whose database holds the trials' rows, was not loaded: {plan.unloaded} "
-        f"`vislab paper` has no --storage: put the database back where {plan.folder / 'sweep.json'} "
-        f"records it, or write a sweep folder that records where it is now, `vislab sweep show "
-        f"NEW_DIR --storage URL --study {plan.sweep.study}`, then make the paper of NEW_DIR."
+    fix = elsewhere_fix(plan.folder, plan.sweep.study or "NAME")
+    said = (
+        f"its sweep study, whose database holds the trials' rows, was not loaded: {plan.unloaded}"
     )
+    return said if said.endswith(fix) else f"{said} `vislab paper` has no --storage: {fix}"
 
 
 def _best_trials(

@@ -16,7 +16,7 @@ from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
-from vislab.experiments.sweeps.sqlite_file import damage_named, sqlite_path
+from vislab.experiments.sweeps.sqlite_file import damage_named, recorded_there, sqlite_path
 from vislab.experiments.sweeps.study import (
     absolute_storage,
     default_storage,
@@ -217,7 +217,7 @@ def load_study_of(folder: Path) -> optuna.Study | None:
     url = _recorded_storage(folder, info)
     if not url or "***" in url:
         return None
-    return load_existing_study(_found(folder, url), info.study)
+    return load_existing_study(recorded_there(folder, _found(folder, url), info.study), info.study)
 
 
 def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:

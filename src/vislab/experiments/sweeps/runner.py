@@ -129,16 +129,17 @@ def _nothing_to_train(
     what += f" (and {failed} failed trial{'s' if failed != 1 else ''})" if failed else ""
     if failed and not held and not running:  # more trials would not mend what failed them all
         more = "each of its trials failed: fix the cause, then start it over"
-    elif full:
-        more = "every combination of its space is taken"
+    elif full:  # more trials would draw values drawn before: the space is what to change
+        more = f"every combination of its space is taken, whatever {option} asks: widen the space"
     else:
         n = busy + 1
         more = f"give {option} {n} or more (Python: {_in_python(option)}={n}) to add trials"
     # starting over would delete the trials other workers are running: not offered while they run
     over = "" if running else ", or --overwrite (Python: overwrite=True) to start the sweep over"
+    counted = f" ({option} {n_target} counts all of the study's trials)"
     return (
-        f"study '{study.study_name}' already holds {what} ({option} {n_target} counts all of the study's "
-        f"trials): nothing to train; {more}{over}."
+        f"study '{study.study_name}' already holds {what}{'' if full else counted}: nothing to train; "
+        f"{more}{over}."
     )
 
 

@@ -148,6 +148,18 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
         set_dotted(tree, key, new)
 
 
+def whole_lists(base: dict, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as ``--set`` takes them on the ``base`` config tree: each swept list item
+    (``model.hidden.0``) as the whole list it makes there (``model.hidden=[32]``)."""
+    tree = copy.deepcopy(base)
+    apply_values(tree, values)
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        head = key.rpartition(".")[0] if _is_item(key) else key
+        out[head] = _get_dotted(tree, head) if head != key else value
+    return out
+
+
 def default_list(tree: dict, key: str) -> list | None:
     """The list ``key`` holds when the tree does not set it: a model option's default (its builder's
     signature) or the config schema's; None when there is none (e.g. cnn's widths: its preset decides)."""

@@ -102,3 +102,26 @@ def damage_named(url: str) -> Iterator[None]:
         if damaged is None:
             raise
         raise damaged from None
+
+
+def elsewhere_fix(folder: Path, study: str) -> str:
+    """How a sweep folder's report, paper or comparison gets its study when the database is not where the
+    folder's sweep.json records it (their commands have no --storage)."""
+    return (
+        f"put the database back where {Path(folder) / 'sweep.json'} records it, or write a sweep folder "
+        f"that records where it is now, `vislab sweep show NEW_DIR --storage URL --study {study}`, and "
+        f"give NEW_DIR instead."
+    )
+
+
+def recorded_there(folder: Path, url: str, study: str) -> str:
+    """``url``, the storage ``folder``'s sweep.json records for ``study``: UserError naming the file and
+    the fix (:func:`elsewhere_fix`) when it is a SQLite file that is not there."""
+    path = sqlite_path(url)
+    if path is None or path.is_file():
+        return url
+    raise UserError(
+        f"the study database of sweep folder '{folder}' is not at '{path}', where its sweep.json records "
+        f"it (moved or deleted?), so the rows of its trials whose run folders are not here cannot be "
+        f"read: {elsewhere_fix(folder, study)}"
+    )

@@ -33,7 +33,7 @@ from vislab.experiments.sweeps.attrs import (
     study_metric,
     trial_error,
 )
-from vislab.experiments.sweeps.space import apply_values, decode
+from vislab.experiments.sweeps.space import apply_values, decode, whole_lists
 from vislab.training.summary import RunSummary
 
 
@@ -155,7 +155,7 @@ def retrain_line(study: optuna.Study, out: Path | None = None) -> str | None:
     local = Path(out or ".") / "trials" / str(t.number)
     run = Path(recorded) if recorded and not (out is not None and local.is_dir()) else local
     if not run.is_dir() and study.user_attrs.get(BASE):
-        return _retrain_from_base(t, _shown(base_file(Path(out or "."))))
+        return _retrain_from_base(t, _shown(base_file(Path(out or "."))), study.user_attrs[BASE])
     config = _shown(run) / "config.yaml"
     return (
         f"best trial: {t.number} ({_shown(run)}); to train its config again: vislab train --config "
@@ -177,9 +177,10 @@ def base_file(out: Path) -> Path:
     return Path(out) / "base.yaml"
 
 
-def _retrain_from_base(t: FrozenTrial, base: Path) -> str:
-    """The command that trains trial ``t`` again from the study's ``base`` config file and its values."""
-    values = {k: decode(v) for k, v in t.params.items()}
+def _retrain_from_base(t: FrozenTrial, base: Path, tree: dict) -> str:
+    """The command that trains trial ``t`` again from the study's ``base`` config file (holding ``tree``)
+    and its values (a swept list item as the whole list: :func:`whole_lists`)."""
+    values = whole_lists(tree, {k: decode(v) for k, v in t.params.items()})
     sets = " ".join(f"--set {shlex.quote(f'{k}={set_text(v)}')}" for k, v in values.items())
     where = f" (ran on {t.user_attrs[HOST]})" if t.user_attrs.get(HOST) else ""
     return (
