@@ -2,9 +2,11 @@
 trials have, and the best-trials table shows whole key names."""
 
 import csv
+import re
 from pathlib import Path
 
 import optuna
+import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
@@ -16,13 +18,14 @@ from conftest import cli, tiny_base
 from vislab.cli import terminal
 from vislab.experiments.results.table import TextTable
 from vislab.experiments.sweeps import attrs, trials
-from vislab.experiments.sweeps.objective import Objective
+from vislab.experiments.sweeps.objective import Objective, Repeated
 from vislab.experiments.sweeps.results import trial_counts
-from vislab.experiments.sweeps.runner import _work, trial_count
+from vislab.experiments.sweeps.runner import _nothing_to_train, _work, count_busy, trial_count
 from vislab.experiments.sweeps.samplers import build_sampler
 from vislab.experiments.sweeps.spec import sweep_of
 from vislab.experiments.sweeps.study import requeue
 from vislab.paper_folder.texts import trials_left_out
+from vislab.report.sweep import trial_figures
 
 # two values: the random sampler of seed 1 draws 0.1, 0.1, then 0.01
 SWEEPS = "experiments/sweeps/builtin"
@@ -62,7 +65,11 @@ def test_values_drawn_again_are_not_trained_again(tmp_path, capsys):
     assert "trial-1" not in md and "not here" not in md  # no row of its own
     code, text = cli(capsys, "report", out)
     assert code == 0, text
-    assert "repeated (same as trial 0)" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "Repeated, not trained again: trial 1 (same as trial 0)." in html
+    table = html[html.index('id="trials"') :].split("</table>")[0]
+    numbers = re.findall(r'<td data-sort="(\d+)">\d+</td><td class="text">', table)
+    assert numbers == ["0", "2"]  # no row of its own
 
 
 def test_a_space_smaller_than_the_trials_asked_trains_each_combination_once(tmp_path, capsys):
@@ -89,9 +96,10 @@ def test_a_sampler_that_keeps_drawing_trained_values_stops(tmp_path):
     said: list[str] = []
     objective = Objective(sweep, tiny_base(), tmp_path / "trials", 3, True, said.append)
     _work(study, objective, 3, None, said.append)  # 3: more than the space holds
-    assert said[-1].startswith("note: the sampler drew values drawn before 50 times in a row;")
-    assert "stopping with 2 of the 3 trials asked for" in said[-1]
-    assert len(study.trials) == 52 and not (tmp_path / "trials").exists()
+    assert said[-1] == (
+        "note: every combination of the space is drawn; stopping with 2 of the 3 trials asked for"
+    )
+    assert len(study.trials) == 3 and not (tmp_path / "trials").exists()  # one repeat, not 50
 
 
 def test_a_dry_runs_notes_are_of_the_settings_the_trials_have(tmp_path, capsys):
@@ -147,11 +155,19 @@ class _Summary(dict):
     """What a faked trial's run returns: its metrics by name."""
 
 
-def fake_sweep(tmp_path, monkeypatch, space: dict, seed: int, bad: float | None = None, prune=True):
-    """A random-sampler sweep whose trials train nothing (``Objective._train`` faked: the lr is the
+def fake_sweep(
+    tmp_path,
+    monkeypatch,
+    space: dict,
+    seed: int,
+    bad: float | None = None,
+    prune=True,
+    sampler="random",
+):
+    """A sweep (of ``sampler``) whose trials train nothing (``Objective._train`` faked: the lr is the
     metric; lr ``bad`` is pruned, or fails with ``prune`` False); (the sweep, its study, the lrs
     trained, in order)."""
-    tree = {"name": "t", "base": tiny_base(), "space": space, "sampler": "random", "seed": seed}
+    tree = {"name": "t", "base": tiny_base(), "space": space, "sampler": sampler, "seed": seed}
     sweep = sweep_of(tree, tmp_path / "t.yaml")
     study = optuna.create_study(direction="maximize", sampler=build_sampler(sweep, seed))
     trained: list[float] = []
@@ -270,3 +286,56 @@ def test_a_failed_trial_queued_again_is_trained_by_its_retry(tmp_path, monkeypat
         study, Objective(sweep, tiny_base(), tmp_path, 1, True, said.append), 1, None, said.append
     )
     assert trained == [0.1] and "not trained again" not in " ".join(said)
+
+
+# --- review of 51181af: a sampler that keeps drawing trained values (TPE ignores the failed repeats)
+THREE_BY_TWO = {**THREE_LRS, "optim.weight_decay": {"type": "categorical", "choices": [0.0, 0.1]}}
+
+
+def test_tpe_over_a_finite_space_trains_every_combination_asked_for(tmp_path, monkeypatch):
+    sweep, study, trained = fake_sweep(tmp_path, monkeypatch, THREE_BY_TWO, 0, sampler="tpe")
+    said: list[str] = []
+    n = trial_count(sweep, 6, said.append)
+    _work(
+        study, Objective(sweep, tiny_base(), tmp_path, n, True, said.append), n, None, said.append
+    )
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 6  # each combination once
+    repeats = [t for t in study.trials if attrs.repeats(t) is not None]
+    assert len(repeats) < 6 and len(study.trials) == 6 + len(
+        repeats
+    )  # each repeat queues new values
+    assert not any("stopping with" in line for line in said)
+
+
+def test_values_a_later_worker_trains_already_are_not_trained_twice(tmp_path, monkeypatch):
+    one = {"optim.lr": {"type": "categorical", "choices": [0.1]}}
+    sweep, study, trained = fake_sweep(tmp_path, monkeypatch, one, 0)
+    first, later = study.ask(), study.ask()  # two workers: the later trial draws its values first
+    said: list[str] = []
+    Objective(sweep, tiny_base(), tmp_path, 2, True, said.append)(later)
+    with pytest.raises(Repeated):
+        Objective(sweep, tiny_base(), tmp_path, 2, True, said.append)(first)
+    assert trained == [0.1]
+    assert said[-1].startswith(
+        f"trial {first.number}: same values as trial {later.number} (running on another worker)"
+    )
+
+
+def test_a_repeat_stored_complete_by_an_earlier_vislab_counts_nowhere():
+    # before 51181af a repeat was complete, with the value of the trial it repeats
+    study = optuna.create_study(direction="maximize")
+    dist = {"optim.lr": CategoricalDistribution([0.01, 0.1])}
+    for lr, value, same in ((0.1, 0.5, None), (0.1, 0.5, 0), (0.01, 0.4, None)):
+        attributes = {} if same is None else {attrs.SAME_AS: same}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optim.lr": lr}, distributions=dist, value=value, user_attrs=attributes
+            )
+        )
+    assert [t.number for t in trials.best(study, 3)] == [0, 2]
+    assert list(trials.database_summaries(study, ())) == ["trial-0", "trial-2"]
+    assert "(this sweep has 2)" in trials.importance_note(study)
+    assert trial_figures(study) == ["history", "parallel"]
+    note = _nothing_to_train(study, 2, "--trials", count_busy(study), False)
+    assert "already holds 2 finished trials" in note

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.attrs import study_metric
@@ -19,6 +19,8 @@ from vislab.experiments.sweeps.trials import (
     higher_better,
     importance_note,
     importances,
+    repeats_line,
+    trained,
     trial_rows,
 )
 from vislab.plotting.sweeps import (
@@ -89,11 +91,7 @@ def trial_figures(study: optuna.Study) -> list[str]:
 
 def _done(study: optuna.Study) -> list[FrozenTrial]:
     """The study's complete trials with a finite objective: those its figures draw."""
-    return [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None and math.isfinite(t.value)
-    ]
+    return [t for t in trained(study) if t.value is not None and math.isfinite(t.value)]
 
 
 def trial_curves(
@@ -142,22 +140,21 @@ def sweep_section(
     figs: FigureSet, folder: Path, info: dict, study: optuna.Study | None
 ) -> dict | None:
     """The sweep's part of the page: what it searched (:func:`search_facts`), trial table (a trial whose
-    run folder is not in ``folder``'s reach noted so), best trial, importances and figures."""
+    run folder is not in ``folder``'s reach noted so; those that repeated another's values not in it,
+    but named in the page's notes: ``trials.repeats_line``), best trial, importances and figures."""
     if study is None:
         return None
     params, rows = trial_rows(study)
+    rows = [r for r in rows if r["same_as"] is None]
     away = {t.number for t in elsewhere_trials(study, trial_dirs(study, folder))}
     for r in rows:
         r["shown"] = {
             k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
         }
-        if r["same_as"] is not None:  # drew the values of that trial: not trained
-            r["state"] = f"repeated (same as trial {r['same_as']})"
         if r["number"] in away:  # its row from the study database alone
             r["error"] = "; ".join(filter(None, (f"run folder {NOT_HERE}", r["error"])))
     imp, note = importances(study), importance_note(study)
-    if note:
-        figs.notes.append(note)
+    figs.notes.extend(filter(None, (note, repeats_line(study))))
     made = sweep_figures(study, figs, imp)
     top = best(study, 1)
     narrow = folder / "narrow"

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import math
 import os
+import random
 import socket
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -28,7 +30,7 @@ from vislab.config import build_config, set_dotted
 from vislab.config.build import setting
 from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments.sweeps import attrs
-from vislab.experiments.sweeps.space import apply_values, suggest
+from vislab.experiments.sweeps.space import apply_values, finite_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.experiments.sweeps.study import STORAGE_ERRORS
 from vislab.training.history import EpochRow, from_rows
@@ -74,21 +76,53 @@ def _retried(trials: list[FrozenTrial]) -> set[int]:
 def drawn_before(trial: optuna.Trial) -> FrozenTrial | None:
     """The trial of the study (as its storage holds it now: other workers' too) that drew the values
     ``trial`` drew, or None: a complete or pruned one, one failed by its run (not interrupted nor queued
-    again: a retry trains those values), or one that runs on another worker and was asked for first (of
-    two workers that draw the same values at once, the later trial is the repeat)."""
+    again: a retry trains those values), or one that runs on another worker and was asked for first or
+    passed this check first (of two workers that draw the same values at once, one trains them)."""
     trials = trial.study.get_trials(deepcopy=False)
     retried = _retried(trials)
 
     def drew(t: FrozenTrial) -> bool:
         if t.params != trial.params or attrs.repeats(t) is not None or attrs.is_surplus(t):
             return False
-        if t.state == TrialState.RUNNING:
-            return t.number < trial.number
+        if t.state == TrialState.RUNNING:  # or it passed this check (:meth:`Objective._take`)
+            return t.number < trial.number or attrs.RUN_DIR in t.user_attrs
         return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
             t.state == TrialState.FAIL and not attrs.is_interrupted(t) and t.number not in retried
         )
 
     return next((t for t in trials if drew(t)), None)
+
+
+# a finite space of up to this many combinations is listed whole to find one no trial drew; a larger one
+# is drawn from (a sweep's trials are then a small part of it)
+LISTED = 100_000
+
+
+def untried_values(
+    study: optuna.Study, values: dict[str, Sequence], seed: str | None
+) -> dict[str, Any] | None:
+    """A combination of the finite space ``values`` (:func:`finite_values`) that no trial of the study
+    drew nor waits with (a queued trial's), drawn at random by ``seed``; None where every one is drawn."""
+    keys, rng = list(values), random.Random(seed)
+    drawn = {
+        _point(t.params or t.system_attrs.get("fixed_params") or {}, keys)
+        for t in study.get_trials(deepcopy=False)
+        if attrs.repeats(t) is None and not attrs.is_surplus(t)
+    }
+    if math.prod(len(v) for v in values.values()) <= LISTED:
+        every = (dict(zip(keys, c)) for c in itertools.product(*values.values()))
+        free = [c for c in every if _point(c, keys) not in drawn]
+        return rng.choice(free) if free else None
+    for _ in range(1000):
+        combination = {key: rng.choice(v) for key, v in values.items()}
+        if _point(combination, keys) not in drawn:
+            return combination
+    return None
+
+
+def _point(params: dict[str, Any], keys: list[str]) -> tuple:
+    """The values of ``keys`` in ``params``, a float rounded (one drawn on a step's grid, or listed)."""
+    return tuple(round(v, 12) if isinstance(v, float) else v for v in map(params.get, keys))
 
 
 def _space_hint(message: str, values: dict) -> str:
@@ -199,10 +233,11 @@ class Objective:
         self.values: dict = {}  # the current trial's values
         self.surplus = False
         self.repeated = False  # the current trial drew the values of a trial drawn before
+        self.exhausted = False  # ... and no trial can draw other values (a finite space, all drawn)
 
     def __call__(self, trial: optuna.Trial) -> float:
         """The trial's metric; TrialPruned, TrialFailed, Surplus or Repeated where it has none."""
-        self.last_error, self.current, self.repeated = None, trial, False
+        self.last_error, self.current, self.repeated, self.exhausted = None, trial, False, False
         self._check_surplus(trial)
         values = suggest(trial, self.sweep.distributions)
         earlier = None if trial.user_attrs.get(attrs.RESUME_FROM) else drawn_before(trial)
@@ -234,35 +269,44 @@ class Objective:
     def _repeat(self, trial: optuna.Trial, earlier: FrozenTrial) -> NoReturn:
         """A trial that drew the values of ``earlier``: not trained again, the trial it repeats recorded in
         it; it fails (:class:`Repeated`), so that no sampler, pruner, importance or best trial counts it,
-        and it is not one of the trials asked for (:func:`taken`)."""
+        and it is not one of the trials asked for (:func:`taken`). In a finite space, values no trial drew
+        are queued (:func:`untried_values`, by the sweep's seed): the next trial trains them, where a
+        sampler that learns nothing from a failed trial (TPE) would draw trained values again."""
         trial.set_user_attr(attrs.SAME_AS, earlier.number)
         self.repeated = True
+        finite = finite_values(self.sweep.distributions)
+        seed = None if self.sweep.seed is None else f"{self.sweep.seed}:{trial.number}"
+        untried = None if finite is None else untried_values(trial.study, finite, seed)
+        self.exhausted = finite is not None and untried is None
+        if untried is not None:
+            trial.study.enqueue_trial(untried)
         how = _DRAWN[earlier.state]
         self.log(
             f"trial {trial.number}: same values as trial {earlier.number} ({how}), not trained again; it "
             f"is not one of the trials asked for"
+            + ("; the next trial takes values no trial drew" if untried is not None else "")
         )
         raise Repeated(f"trial {trial.number} repeats trial {earlier.number}")
 
     def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
-        """Record this worker and the run folder in the trial; (the folder, whether it holds the
-        interrupted run this trial resumes: :meth:`_folder`)."""
-        run_dir, resumed = self._folder(trial)
-        # a retry inherits the failed trial's attributes: this one has not failed
-        if trial.user_attrs.get(attrs.ERROR):
-            trial.set_user_attr(attrs.ERROR, None)
+        """Record the run folder (first: it marks the trial as one that trains its values,
+        :func:`drawn_before`) and this worker in the trial; (the folder, ``trials/<number>``, whether it
+        holds the interrupted run this trial resumes: :meth:`_folder`)."""
+        run_dir = self.trial_root / str(trial.number)
         for key, value in (
             (attrs.RUN_DIR, str(run_dir.resolve())),
             (attrs.HOST, socket.gethostname()),
             (attrs.PID, os.getpid()),
         ):
             trial.set_user_attr(key, value)
-        return run_dir, resumed
+        # a retry inherits the failed trial's attributes: this one has not failed
+        if trial.user_attrs.get(attrs.ERROR):
+            trial.set_user_attr(attrs.ERROR, None)
+        return run_dir, self._folder(trial, run_dir)
 
-    def _folder(self, trial: optuna.Trial) -> tuple[Path, bool]:
-        """``trials/<number>``, and whether it now holds the run of the interrupted trial this one re-runs
-        (moved there from ``resume_from``, when that holds a last.pt no live process writes)."""
-        run_dir = self.trial_root / str(trial.number)
+    def _folder(self, trial: optuna.Trial, run_dir: Path) -> bool:
+        """Whether ``run_dir`` now holds the run of the interrupted trial this one re-runs (moved there
+        from ``resume_from``, when that holds a last.pt no live process writes)."""
         # left by an earlier study of the same name (its study.db deleted): keep it aside, never mix
         if run_dir.exists():
             aside = run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}")
@@ -274,17 +318,17 @@ class Objective:
         earlier = Path(recorded) if recorded else None
         # none, or killed before its first checkpoint: nothing to go on from
         if earlier is None or not (earlier / "checkpoints" / "last.pt").is_file():
-            return run_dir, False
+            return False
         try:
             RunDir(earlier).check_free()
             earlier.rename(run_dir)
         except (UserError, OSError) as e:  # a live process writes it; another file system
             self.log(f"trial {trial.number}: cannot resume {earlier} ({e}); training it anew")
-            return run_dir, False
+            return False
         self.log(
             f"trial {trial.number}: resumes the interrupted run {earlier} (moved to {run_dir})"
         )
-        return run_dir, True
+        return True
 
     def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path, resumed: bool) -> RunSummary:
         """The trial's run (``resumed``: go on from the last.pt in ``run_dir``, by its saved config with

@@ -28,6 +28,7 @@ from vislab.experiments.sweeps.trials import (
     base_file,
     database_note,
     elsewhere_trials,
+    repeats_line,
     state_counts,
     table_params,
     table_summaries,
@@ -37,7 +38,6 @@ from vislab.experiments.sweeps.trials import (
 from vislab.files import atomic_write_text
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
-from vislab.words import first_few
 
 ResultsHook = Callable[[Path, optuna.Study], None]
 """Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
@@ -177,15 +177,10 @@ def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
     counts["running"], counts["complete"] = counts["running"] - ending, counts["complete"] + ending
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     others = ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS[1:] if counts[w])
-    again = [
-        f"trial {t.number} (same as trial {same})"
-        for t in study.get_trials(deepcopy=False)
-        if (same := attrs.repeats(t)) is not None
-    ]
+    again = repeats_line(study)
     return (
         f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "
-        f"state, parameters and error."
-        + (f" Repeated, not trained again: {first_few(again, 3)}." if again else "")
+        f"state, parameters and error." + (f" {again}" if again else "")
     )
 
 

@@ -48,8 +48,10 @@ from vislab.experiments.sweeps.study import (
     storage_errors,
     storage_failure,
 )
+from vislab.experiments.sweeps.trials import trained
 
 MAX_FAILURES_IN_A_ROW = 3
+MAX_REPEATS_IN_A_ROW = 100
 
 
 class TooManyFailures(UserError):
@@ -120,7 +122,7 @@ def _nothing_to_train(
     """The note when a study already holds the ``n_target`` trials asked for (``busy``: its
     :func:`count_busy`): how to add some (``full``: none can be added, every combination of its space is
     taken)."""
-    held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    held = trained(study, (TrialState.COMPLETE, TrialState.PRUNED))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     failed = busy - len(held) - running
     what = f"{len(held)} finished trial{'s' if len(held) != 1 else ''}" + (
@@ -204,18 +206,19 @@ def _drawn_again(
     n_target: int,
     log: Callable[[str], None],
 ) -> bool:
-    """Whether the worker stops (said in ``log``): its sampler drew values drawn before ``repeats``
-    times in a row — ten times the space's combinations (50 at least; 100 for a space with a continuous
-    range), after which a random draw would have found values not yet tried."""
-    size = combinations(objective.sweep.distributions)
-    limit = 100 if size is None else max(50, 10 * size)
-    if repeats < limit:
+    """Whether the worker stops (said in ``log``): every combination of its finite space is drawn
+    (:attr:`Objective.exhausted`), or its sampler drew values drawn before ``repeats`` times in a row
+    (:data:`MAX_REPEATS_IN_A_ROW`; in a finite space each repeat queues values not drawn yet)."""
+    if not objective.exhausted and repeats < MAX_REPEATS_IN_A_ROW:
         return False
-    hint = grid_hint(objective.sweep.distributions, "tries each combination once")
-    log(
-        f"note: the sampler drew values drawn before {repeats} times in a row; stopping with "
-        f"{count_busy(study)} of the {n_target} trials asked for{hint}"
-    )
+    stopping = f"stopping with {count_busy(study)} of the {n_target} trials asked for"
+    if objective.exhausted:
+        log(f"note: every combination of the space is drawn; {stopping}")
+    else:
+        hint = grid_hint(objective.sweep.distributions, "tries each combination once")
+        log(
+            f"note: the sampler drew values drawn before {repeats} times in a row; {stopping}{hint}"
+        )
     return True
 
 

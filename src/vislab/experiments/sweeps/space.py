@@ -11,6 +11,7 @@ import copy
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -80,19 +81,26 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
     return int(np.prod([len(v) for v in grid_of(distributions).values()]))
 
 
-def combinations(distributions: dict[str, BaseDistribution]) -> int | None:
-    """How many combinations of values the space holds — a log int range counts too, which the grid
-    sampler refuses — or None where a continuous range makes them endless."""
-    sizes = []
+def finite_values(distributions: dict[str, BaseDistribution]) -> dict[str, Sequence] | None:
+    """The values of each key of a finite space — a log int range's too, which the grid sampler refuses
+    — or None where a continuous range makes them endless."""
+    values: dict[str, Sequence] = {}
     for key, d in distributions.items():
         if isinstance(d, IntDistribution):  # a log range too
-            sizes.append(len(range(d.low, d.high + 1, d.step)))
+            values[key] = range(d.low, d.high + 1, d.step)
             continue
         try:
-            sizes.append(len(grid_of({key: d})[key]))
+            values[key] = grid_of({key: d})[key]
         except ConfigError:
             return None
-    return int(np.prod(sizes))
+    return values
+
+
+def combinations(distributions: dict[str, BaseDistribution]) -> int | None:
+    """How many combinations of values the space holds (:func:`finite_values`), or None where a
+    continuous range makes them endless."""
+    values = finite_values(distributions)
+    return None if values is None else math.prod(len(v) for v in values.values())
 
 
 def repeat_note(distributions: dict[str, BaseDistribution], trials: int) -> str:

@@ -35,6 +35,7 @@ from vislab.experiments.sweeps.attrs import (
 )
 from vislab.experiments.sweeps.space import apply_values, decode, whole_lists
 from vislab.training.summary import RunSummary
+from vislab.words import first_few
 
 
 def higher_better(study: optuna.Study) -> bool:
@@ -91,6 +92,18 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
     return names, rows
 
 
+def repeats_line(study: optuna.Study) -> str:
+    """The line of results.md and the report on the trials that drew another's values again (not in
+    their tables): 'Repeated, not trained again: trial 1 (same as trial 0), ... and 6 more.'; "" where
+    none."""
+    again = [
+        f"trial {t.number} (same as trial {same})"
+        for t in study.get_trials(deepcopy=False)
+        if (same := repeats(t)) is not None
+    ]
+    return f"Repeated, not trained again: {first_few(again, 3)}." if again else ""
+
+
 def trials_csv(study: optuna.Study) -> str:
     """trials.csv: number, state, objective, one column per parameter, duration, same_as (a trial that
     drew another's values again: the number of that trial; else empty), error."""
@@ -113,13 +126,18 @@ def trials_csv(study: optuna.Study) -> str:
     return buf.getvalue()
 
 
+def trained(
+    study: optuna.Study, states: tuple[TrialState, ...] = (TrialState.COMPLETE,)
+) -> list[FrozenTrial]:
+    """The study's trials in ``states`` that trained their own values: not one that drew another's again
+    (:func:`~vislab.experiments.sweeps.attrs.repeats`: failed for Optuna; complete, with that trial's
+    value, in a study of an earlier vislab)."""
+    return [t for t in study.get_trials(deepcopy=False, states=states) if repeats(t) is None]
+
+
 def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
-    """The ``top`` complete trials, best first."""
-    done = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None
-    ]
+    """The ``top`` complete trials (:func:`trained`), best first."""
+    done = [t for t in trained(study) if t.value is not None]
     return sorted(done, key=lambda t: t.value, reverse=higher_better(study))[:top]
 
 
@@ -223,7 +241,7 @@ def database_summaries(study: optuna.Study, here: Collection[str]) -> dict[str, 
     (:func:`_trial_config`; else none)."""
     metric = study_metric(study)
     out = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    for t in trained(study):
         if trial_name(t) in here or is_surplus(t):
             continue
         cfg = _trial_config(study, t)
@@ -349,7 +367,7 @@ MIN_IMPORTANCE_TRIALS = 11
 
 def importance_note(study: optuna.Study) -> str | None:
     """Why the study's report shows no parameter importances (too few complete trials), or None."""
-    n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    n = len(trained(study))
     if n >= MIN_IMPORTANCE_TRIALS:
         return None
     return (
@@ -359,11 +377,13 @@ def importance_note(study: optuna.Study) -> str | None:
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
-    """optuna.importance.get_param_importances (PED-ANOVA), or {} when there are too few complete trials to say
-    (:data:`MIN_IMPORTANCE_TRIALS`); Optuna's warnings about too few trials (:data:`FEW_TRIALS_WARNINGS`)
-    silenced, any other shown."""
+    """optuna.importance.get_param_importances (PED-ANOVA) of the complete trials (:func:`trained`), or {}
+    when there are too few to say (:data:`MIN_IMPORTANCE_TRIALS`); Optuna's warnings about too few trials
+    (:data:`FEW_TRIALS_WARNINGS`) silenced, any other shown."""
     if importance_note(study) is not None:
         return {}
+    done = optuna.create_study(direction=study.direction)
+    done.add_trials(trained(study))
     try:
         with warnings.catch_warnings():
             for message in FEW_TRIALS_WARNINGS:
@@ -371,6 +391,6 @@ def importances(study: optuna.Study) -> dict[str, float]:
             # PED-ANOVA named, not left to Optuna's default (fANOVA before Optuna 5): the same estimate on
             # every install, the one importance_note describes
             evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-            return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+            return dict(optuna.importance.get_param_importances(done, evaluator=evaluator))
     except (RuntimeError, ValueError, ZeroDivisionError):
         return {}
