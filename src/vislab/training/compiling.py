@@ -100,7 +100,7 @@ def note_compiled(net: torch.nn.Module | None, loop: LoopState) -> None:
     """Add what ran forward in this process (:func:`compile_summary`'s, or :data:`COMPILE_OFF`) to
     ``loop.compiled``, which last.pt keeps, where it differs from the run's last part: a resume that
     compiled otherwise adds its own."""
-    ran = _RAN.get(net, COMPILE_OFF) if net is not None else COMPILE_OFF
+    ran = compile_summary(net).get("compiled", COMPILE_OFF)
     if loop.compiled[-1:] != [ran]:
         loop.compiled.append(ran)
 
