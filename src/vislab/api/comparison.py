@@ -47,6 +47,7 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
         params=found.params,
         run_dirs=found.folders,
         order=_given_order(found),
+        unlike=found.unlike,
     )
     return csv_text, markdown, found
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError, show_note
 from vislab.experiments.records import SuiteInfo
-from vislab.experiments.results.spread import rows_by_seed_suffix
 from vislab.not_a_run import run_of_file
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -49,6 +48,9 @@ class Found:
     # run → its swept values where one sweep folder is given (its study's, as its results.md has them),
     # its table's setting columns; None otherwise (its study not loaded: the settings that differ)
     params: dict[str, dict[str, Any]] | None = None
+    # run → why its row's seeds are not averaged (``given_rows``: its folder's one decision, which
+    # split ``rows``, said its note and words its verdicts)
+    unlike: dict[str, str] = field(default_factory=dict)
 
 
 def find_runs(targets: Targets, verb: str = "compare") -> Found:
@@ -62,9 +64,10 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
     database's rows of the others (:func:`_sweep_table`). UserError for a path that is missing, a
     file, a folder holding no run, or no finished run (nor a row from a study database). Each suite
     folder with seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds
-    (``rows``: :func:`_seed_rows`), but not the seeds of a row whose configs differ in more than their
-    seed (:func:`_folder_rows`). ``verb``: what the caller does with them, as its errors say it."""
-    from vislab.experiments.results.folders import keyed, unique_names  # on use (see the imports)
+    (``rows``: ``given_rows``), but not the seeds of a row whose configs differ in more than their
+    seed (``unlike``: why). ``verb``: what the caller does with them, as its errors say it."""
+    from vislab.api.given_rows import given_rows  # on use (see the imports)
+    from vislab.experiments.results.folders import keyed, unique_names
 
     given = keyed(_given(targets))
     paths = [p for _, p in given]
@@ -72,8 +75,10 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
         raise UserError(
             f"give a run folder, or a folder of runs (a suite's, a sweep's), to {verb}."
         )
-    stages = _sweep_stages(*given[0]) if len(given) == 1 else []
-    found = [_stage_runs(stages) if stages else _runs_of(p, key, verb) for key, p in given]
+    stages, unloaded = _sweep_stages(*given[0]) if len(given) == 1 else ([], None)
+    found = [
+        _stage_runs(stages) if stages else _runs_of(p, key, verb, unloaded) for key, p in given
+    ]
     folders = unique_names(found)
     suites = [SuiteInfo.read(p) for p in paths]
     otherwise = _trained_otherwise(suites, found)
@@ -84,23 +89,23 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
     if stages and verb == "compare":
         table, params = _sweep_table(stages, summaries, folders)
     if not table:
-        raise UserError(_none_finished(paths, left_out, verb))
+        raise UserError(_none_finished(paths, left_out, verb, unloaded))
     # a run's own folder holds no suite.json: the folder above it may (a suite's run given alone)
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
     holder = Path(os.path.commonpath([str(h) for h in held]))
     suite = suites[0] if len(paths) == 1 else SuiteInfo()
-    own_rows = [
-        _folder_rows(info, runs, key, p, done) for info, runs, (key, p) in zip(suites, found, given)
-    ]
-    rows, labels = _seed_rows(own_rows, found, folders, given)
-    groups = _groups(suite, labels) if len(paths) == 1 else None
-    return Found(folders, table, left_out, holder, suite, rows, groups, params)
+    told = given_rows(suites, found, folders, given, done)
+    groups = told.groups(suite) if len(paths) == 1 else None
+    return Found(folders, table, left_out, holder, suite, told.rows, groups, params, told.unlike)
 
 
-def _none_finished(paths: list[Path], left_out: dict[str, str], verb: str) -> str:
-    """Why nothing can be compared: the runs found, none finished (each and why), or none at all."""
+def _none_finished(
+    paths: list[Path], left_out: dict[str, str], verb: str, unloaded: str | None
+) -> str:
+    """Why nothing can be compared: the runs found, none finished (each and why), or none at all
+    (``unloaded``: as :func:`_no_runs` takes it)."""
     if not left_out:  # a sweep folder whose trials have no run folder yet, nor a row in its study
-        return _no_runs(paths[0], verb)
+        return _no_runs(paths[0], verb, unloaded)
     listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
     return (
         f"no finished run to {verb} in {', '.join(map(str, paths))}: {listed}. Finish a run "
@@ -119,18 +124,25 @@ class _Stage:
     study: optuna.Study | None
 
 
-def _sweep_stages(key: str | None, path: Path) -> list[_Stage]:
+def _sweep_stages(key: str | None, path: Path) -> tuple[list[_Stage], str]:
     """The stages of ``path`` when it is a sweep folder whose study loads: itself and its --narrow
     stage (``DIR/narrow``) where it has one; [] otherwise (its runs read as any folder's:
-    :func:`_runs_of`)."""
-    if not path.is_dir() or folder_kind(path) != "sweep" or (study := _study(path)) is None:
-        return []
+    :func:`_runs_of`). Also why its study was not loaded ("" when it was, or it is no sweep folder:
+    ``sweeps.recorded_study.study_or_why``)."""
+    # on use, a sweep's only: optuna takes seconds to import
+    from vislab.experiments.sweeps.recorded_study import study_or_why
+
+    if not path.is_dir() or folder_kind(path) != "sweep":
+        return [], ""
+    study, why = study_or_why(path)
+    if study is None:
+        return [], why
     prefix = f"{key}/" if key else ""
     stages = [_Stage(path, prefix, study)]
     narrow = path / "narrow"
     if narrow.is_dir() and folder_kind(narrow) == "sweep":
-        stages.append(_Stage(narrow, f"{prefix}narrow/", _study(narrow)))
-    return stages
+        stages.append(_Stage(narrow, f"{prefix}narrow/", study_or_why(narrow)[0]))
+    return stages, ""
 
 
 def _stage_runs(stages: list[_Stage]) -> dict[str, Path]:
@@ -205,26 +217,6 @@ def _stage_table(
     )
 
 
-def _study(folder: Path) -> optuna.Study | None:
-    """The study ``folder``'s sweep.json names; None when it cannot be loaded (:func:`_unloaded`: why)."""
-    return _loaded(folder)[0]
-
-
-def _unloaded(folder: Path) -> str:
-    """Why the study of sweep folder ``folder`` cannot be loaded, and the fix; "" when it can."""
-    return _loaded(folder)[1]
-
-
-def _loaded(folder: Path) -> tuple[optuna.Study | None, str]:
-    """(``folder``'s sweep study, "") or (None, why it cannot be loaded)."""
-    from vislab.experiments.sweeps.results import load_study_of  # on use (see above)
-
-    try:
-        return load_study_of(folder), ""
-    except UserError as e:
-        return None, str(e)
-
-
 def _finished(
     folders: dict[str, Path], otherwise: dict[Path, str]
 ) -> tuple[dict[str, RunSummary], dict[str, str]]:
@@ -263,76 +255,6 @@ def _trained_otherwise(suites: list[SuiteInfo], found: list[dict[str, Path]]) ->
     }
 
 
-def _folder_rows(
-    suite: SuiteInfo, runs: dict[str, Path], key: str | None, path: Path, done: set[Path]
-) -> dict[str, list[str]] | None:
-    """The rows of seeds of a folder given: a suite's (its suite.json's), or a plain folder's (no suite's,
-    sweep's or run's) runs named ``<row>-s<i>``, as its report groups them (``rows_by_seed_suffix``);
-    but those whose finished runs (``done``: their resolved folders) differ in more than their seed
-    (``seed_rows.alike_seeds``, the report's rule: a note says which), each other run no row of seeds;
-    None for any other folder."""
-    from vislab.experiments.results.seed_rows import alike_seeds  # on use (see the imports)
-
-    named = {n.removeprefix(f"{key}/") if key else n: folder for n, folder in runs.items()}
-    if suite.rows:
-        rows = suite.rows
-    elif folder_kind(path) is None:
-        rows = rows_by_seed_suffix(list(named)) or {}
-    else:
-        return None
-    finished = [n for n, folder in named.items() if folder.resolve() in done]
-    rows, note = alike_seeds(rows, named, among=finished, suite=bool(suite.rows))
-    if note:
-        show_note(note)
-    return {row: members for row, members in rows.items() if members != [row]} or None
-
-
-def _seed_rows(
-    suite_rows: list[dict[str, list[str]] | None],
-    found: list[dict[str, Path]],
-    folders: dict[str, Path],
-    given: list[tuple[str | None, Path]],
-) -> tuple[dict[str, list[str]] | None, list[dict[str, str]]]:
-    """Row → its runs (by their names in ``folders``), in the order given: each folder's rows of seeds
-    (``suite_rows``: :func:`_folder_rows`, as its results.md or report has them), named as its runs are
-    (``s/mlp`` for ``s/mlp-s0``, ``s/mlp-s1``), every other run a row of its own; None when no folder
-    given has rows of seeds. Also, per folder given, its rows' names here."""
-    name_of = {folder.resolve(): name for name, folder in folders.items()}
-    row_of: dict[str, str] = {}
-    labels: list[dict[str, str]] = []
-    for own, runs, (key, path) in zip(suite_rows, found, given):
-        labels.append({})
-        runs = {n.removeprefix(f"{key}/") if key else n: f for n, f in runs.items()}
-        for row, members in (own or {}).items():
-            names = [(m, name_of[runs[m].resolve()]) for m in members if m in runs]
-            # a run given twice (a suite and one of its runs): in its first row
-            names = [(m, n) for m, n in names if n not in row_of]
-            if not names:
-                continue
-            member, name = names[0]
-            label = name[: -len(member)] + row if name.endswith(member) else row
-            if label in folders or label in row_of.values():  # a run's name, or another's row
-                label = f"{path.resolve().name}/{row}"
-            labels[-1][row] = label
-            row_of.update((n, label) for _, n in names)
-    if not row_of:
-        return None, labels
-    rows: dict[str, list[str]] = {}
-    for name in folders:
-        rows.setdefault(row_of.get(name, name), []).append(name)
-    return rows, labels
-
-
-def _groups(suite: SuiteInfo, labels: list[dict[str, str]]) -> dict[str, list[str] | None] | None:
-    """The one suite folder's groups, each row named as :func:`_seed_rows` names it."""
-    if not suite.groups or not labels[0]:
-        return suite.groups
-    return {
-        group: None if members is None else [labels[0].get(m, m) for m in members]
-        for group, members in suite.groups.items()
-    }
-
-
 def _given(targets: Targets) -> list[tuple[str | None, Path]]:
     """Each target with the name a mapping gives it (None: named by its folder); a single path is a list
     of one (a string is no list of its characters)."""
@@ -343,11 +265,12 @@ def _given(targets: Targets) -> list[tuple[str | None, Path]]:
     return [(None, Path(t)) for t in targets]
 
 
-def _runs_of(target: Path, key: str | None, verb: str) -> dict[str, Path]:
+def _runs_of(target: Path, key: str | None, verb: str, unloaded: str | None) -> dict[str, Path]:
     """The run folders of ``target`` by name (``results.folders.runs_of``): itself when it is a run, else
     what the report finds in it (a suite's runs, a sweep's trials, the runs at any depth below any other
     folder). ``key``: the name a mapping gave ``target`` (or, of several, its folder's), the run's own or
-    the prefix of its runs' (``key/run``). ``verb``: as :func:`find_runs`'."""
+    the prefix of its runs' (``key/run``). ``verb``: as :func:`find_runs`'; ``unloaded``: as
+    :func:`_no_runs` takes it."""
     from vislab.experiments.results.folders import runs_of  # on use (see the imports)
 
     if not target.exists():
@@ -358,17 +281,25 @@ def _runs_of(target: Path, key: str | None, verb: str) -> dict[str, Path]:
         raise UserError(_file_given(target))
     runs = runs_of(target, key)  # UserError for a folder holding no run
     if not runs:
-        raise UserError(_no_runs(target, verb))
+        raise UserError(_no_runs(target, verb, unloaded))
     return runs
 
 
-def _no_runs(target: Path, verb: str) -> str:
+def _no_runs(target: Path, verb: str, unloaded: str | None) -> str:
     """Why a suite or sweep folder ``target`` cannot be compared (``verb``): it holds no run folder yet (a
-    sweep folder whose study, with the rows of the trials trained elsewhere, cannot be loaded: why)."""
+    sweep folder whose study, with the rows of the trials trained elsewhere, cannot be loaded: why,
+    ``unloaded``, where :func:`find_runs` loaded it; None: loaded here, ``study_or_why``)."""
     kind = folder_kind(target)
     said = f"'{target}' is a {kind} folder that holds no run folder here"
-    if kind == "sweep" and (why := _unloaded(target)):
-        return f"{said}, and its study, which holds the rows of the trials trained elsewhere, was not loaded: {why}"
+    if kind == "sweep" and unloaded is None:
+        from vislab.experiments.sweeps.recorded_study import study_or_why  # on use (see above)
+
+        unloaded = study_or_why(target)[1]
+    if kind == "sweep" and unloaded:
+        return (
+            f"{said}, and its study, which holds the rows of the trials trained elsewhere, was not "
+            f"loaded: {unloaded} To list them from its storage: `vislab sweep show {target} --storage URL`."
+        )
     if kind == "sweep":
         said += " yet (trials trained on another machine keep their run folders there: `vislab compare` lists"
         return f"{said} them from the study database): {verb} it once one has trained here."

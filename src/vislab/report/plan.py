@@ -16,7 +16,8 @@ from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.suites.catch_up import caught_up
-from vislab.experiments.sweeps.results import finish, load_study_of, trial_dirs
+from vislab.experiments.sweeps.recorded_study import study_or_why
+from vislab.experiments.sweeps.results import finish, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.experiments.sweeps.sqlite_file import elsewhere_fix
 from vislab.experiments.sweeps.trials import table_summaries
@@ -250,7 +251,7 @@ def _load_study(
     in the report), ``log`` told. (None, None, why) when the study cannot be loaded, with a note (in
     ``notes`` and told to ``log``) saying why and the command that gives another storage (``vislab
     report`` has no --storage; ``vislab sweep show`` has)."""
-    study, why = _study_of(folder)
+    study, why = study_or_why(folder)
     if study is None:
         show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
         said = f"{why} To give its storage to a report: {show}."
@@ -260,7 +261,7 @@ def _load_study(
     rows = finish(folder, study, log)
     narrow = folder / "narrow"
     if (narrow / "sweep.json").is_file():
-        stage, why = _study_of(narrow)
+        stage, why = study_or_why(narrow)
         if stage is not None:
             finish(narrow, stage, log)
         else:
@@ -268,14 +269,3 @@ def _load_study(
             notes.append(said)
             log(f"warning: {said}")
     return study, rows, ""
-
-
-def _study_of(folder: Path) -> tuple[optuna.Study | None, str]:
-    """(``folder``'s sweep study, "") or (None, why it cannot be loaded)."""
-    try:
-        study = load_study_of(folder)
-    except UserError as e:
-        return None, str(e)
-    if study is None:
-        return None, f"the storage URL {folder / 'sweep.json'} records needs a password."
-    return study, ""

@@ -81,19 +81,6 @@ def seed_split(
     )
 
 
-def alike_seeds(
-    rows: Mapping[str, list[str]],
-    run_dirs: Mapping[str, Path],
-    configs: Mapping[str, Config] | None = None,
-    among: Collection[str] | None = None,
-    suite: bool = False,
-) -> tuple[dict[str, list[str]], str]:
-    """:func:`seed_split`'s rows (each row of seeds whose runs differ in more than their seed split
-    into its runs) and its note ("" when every row's seeds are alike)."""
-    told = seed_split(rows, run_dirs, configs, among, suite)
-    return told.split(rows), told.note
-
-
 def seeds_differing(
     rows: Mapping[str, list[str]],
     run_dirs: Mapping[str, Path],

@@ -48,7 +48,7 @@ from vislab.experiments.results.reported import (
 )
 from vislab.experiments.results.seed_rows import seed_split
 from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
-from vislab.experiments.results.spread import COMPARE, RULE, pairing_of, rows_by_seed_suffix
+from vislab.experiments.results.spread import COMPARE, RULE, pairing_of
 from vislab.experiments.results.table import (
     COLUMNS,
     SPREAD_NOTE,
@@ -202,14 +202,15 @@ def results_texts(
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
     order: Sequence[str] = (),
+    unlike: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
     """results.csv's text (finished runs, full precision) and results.md's (title, table with its best cells
     bold, notes, the notes the runs gave, reported figures' sources, failures). After each run: its model,
     seed, the settings changed (``run_dirs``, default ``out/<run>``) or a sweep's ``params`` and metric,
     its test set (numbered in ``order``: default the table's). ``rows`` (row → its seeds): mean ± std and
-    N, each group's verdicts; ``note``: under the table."""
+    N, each group's verdicts (``unlike``: :func:`_alike_rows`); ``note``: under the table."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    rows, unlike, why = _alike_rows(out, summaries, rows, dirs)
+    rows, said, why = _alike_rows(out, summaries, rows, dirs, unlike)
     reported, seeded = as_reported(reported), rows is not None
     settings, metric = table_choice(out, summaries, dirs, rows, params)
     figures = figure_rows(summaries, rows, reported, metric)
@@ -220,7 +221,7 @@ def results_texts(
     shown, shown_cols = with_settings(figures, people, readable.columns, param_cell)
     bold = bold_cells(figures, shown_cols, data := row_datasets(figures, summaries, rows, own))
     under = (
-        *_settings_notes(note, settings, readable, dirs, summaries, unlike),
+        *_settings_notes(note, settings, readable, dirs, summaries, said),
         bold_note(seeded, mixes_data(data)) if bold else "",
         figures_note(shown_cols),
         _fitted_sentence(summaries, rows),
@@ -270,31 +271,23 @@ def _alike_rows(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]] | None,
     run_dirs: Mapping[str, Path],
+    unlike: Mapping[str, str] | None,
 ) -> tuple[dict[str, list[str]] | None, str, dict[str, str]]:
-    """``rows`` of seeds (a suite's in ``out``, or of a folder) but those whose finished runs' configs
-    differ in more than their seed, each of their runs a row of its own (``seed_rows.seed_split``, the
-    one rule of every table, its note and its verdicts; None when no row has two runs left), the note
-    naming the rows split here ("" for those given split: ``vislab compare`` said it), and run → why
-    its row's seeds are not averaged, for the verdicts (``SeedSplit.unlike``)."""
+    """``rows`` of seeds (a suite's in ``out``) but those whose finished runs' configs differ in more
+    than their seed, each of their runs a row of its own (``seed_rows.seed_split``, the one rule of
+    every table, its note and its verdicts; None when no row has two runs left), the note naming them,
+    and run → why its row's seeds are not averaged, for the verdicts (``SeedSplit.unlike``). Rows told
+    apart already (``unlike`` given: ``vislab compare``'s, ``api.given_rows``) are kept, with no note
+    (it was said)."""
     if rows is None:
         return None, "", {}
-    suite = (Path(out) / SuiteInfo.FILE).is_file()
-    told = seed_split(_rejoined(rows), run_dirs, among=summaries, suite=suite)
-    alike = told.split(rows)
-    note = told.note if any(row in rows for row in told.differ) else ""
-    return (alike if any(len(names) > 1 for names in alike.values()) else None), note, told.unlike
-
-
-def _rejoined(rows: dict[str, list[str]]) -> dict[str, list[str]]:
-    """``rows`` with the rows of one run named ``<row>-s<i>``, where two or more share a ``<row>`` that
-    is no row given, joined again as that row (the seeds ``vislab compare`` split), so that
-    ``seed_split`` says why they are apart."""
-    alone = [row for row, names in rows.items() if names == [row]]
-    out = dict(rows)
-    for row, names in (rows_by_seed_suffix(alone) or {}).items():
-        if len(names) > 1 and row not in rows:
-            out = {r: ns for r, ns in out.items() if r not in names} | {row: names}
-    return out
+    if unlike is not None:
+        alike, note, why = rows, "", dict(unlike)
+    else:
+        suite = (Path(out) / SuiteInfo.FILE).is_file()
+        told = seed_split(rows, run_dirs, among=summaries, suite=suite)
+        alike, note, why = told.split(rows), told.note, told.unlike
+    return (alike if any(len(names) > 1 for names in alike.values()) else None), note, why
 
 
 def own_splits(

@@ -1,5 +1,6 @@
 """A sweep folder: what it records (sweep.json: the study and where it is stored; sweep.yaml: the sweep as
-run), its results (results.csv/.md of the complete trials, trials.csv) and ``vislab sweep show``."""
+run; its study loaded: recorded_study.py), its results (results.csv/.md of the complete trials,
+trials.csv) and ``vislab sweep show``."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps import attrs
+from vislab.experiments.sweeps.recorded_study import (
+    found_storage,
+    load_study_of,
+    recorded_storage,
+    same_storage,
+)
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
-from vislab.experiments.sweeps.sqlite_file import damage_named, recorded_there, sqlite_path
+from vislab.experiments.sweeps.sqlite_file import damage_named
 from vislab.experiments.sweeps.study import (
     absolute_storage,
     default_storage,
@@ -202,84 +209,27 @@ def still_running(study: optuna.Study, out: Path, shown: Collection[str]) -> str
     )
 
 
-def load_study_of(folder: Path) -> optuna.Study | None:
-    """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded.
-    UserError naming the file and its fix when it is missing, damaged or names no study."""
-    info = SweepInfo.strict(folder)
-    if info is None or not info.study:
-        what = "holds no sweep.json" if info is None else "has a sweep.json that names no study"
-        raise UserError(f"'{folder}' {what}. Fix: {SweepInfo.FIX.format(folder=folder)}")
-    url = _recorded_storage(folder, info)
-    if not url or "***" in url:
-        return None
-    return load_existing_study(recorded_there(folder, _found(folder, url), info.study), info.study)
-
-
-def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
-    """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none. A
-    relative SQLite path (older vislab recorded ``--storage`` as typed, relative to the folder the sweep
-    started in) is looked for in ``folder`` and each folder above it, then in the current folder: the
-    first that holds it, made absolute; found in none, it is returned as recorded (:func:`_found`). A
-    --narrow stage's study lies in its first stage's storage: in the first stage's own study.db, wherever
-    the sweep folder is now (:func:`_in_first_stage_db`)."""
-    if info.default_storage:
-        return default_storage(folder)
-    if _in_first_stage_db(folder, info):
-        return default_storage(Path(folder).parent)
-    url, path = info.storage, sqlite_path(info.storage or "")
-    if path is None or path.is_absolute():
-        return url
-    here = Path(folder).resolve()
-    for base in (here, *here.parents, Path.cwd()):  # the sweep's own places before the caller's
-        if (base / path).is_file():
-            return absolute_storage(url, base)
-    return url
-
-
-def _in_first_stage_db(folder: Path, info: SweepInfo) -> bool:
-    """Whether ``folder`` (recording ``info``) is a --narrow stage, DIR/narrow, whose study is in DIR's own
-    study.db: DIR's sweep.json records that storage as its default (a moved folder records the old path)."""
-    if Path(folder).name != "narrow" or not info.storage:
-        return False
-    first = SweepInfo.read(Path(folder).parent)
-    return bool(first.default_storage) and first.storage == info.storage
-
-
-def _found(folder: Path, url: str) -> str:
-    """``url``, recorded by ``folder``'s sweep.json, once it names the database from here: UserError when
-    it is an older record's relative SQLite path that no folder holds (:func:`_recorded_storage`)."""
-    path = sqlite_path(url)
-    if path is None or path.is_absolute():
-        return url
-    raise UserError(
-        f"'{Path(folder) / 'sweep.json'}' records the storage {url}, a path relative to the folder its "
-        f"sweep was started in (older vislab recorded --storage as typed), and neither the current folder nor "
-        f"'{folder}' or a folder above it holds {path}, so nothing was read or made. Give the "
-        f"database's place: --storage sqlite:///PATH/TO/{path.name} (Python: storage=)."
-    )
-
-
 def stage_storage(out: Path, storage: str | None) -> str:
     """The storage of the sweep stage in ``out``: ``storage`` when given, else the one ``out/sweep.json``
     records (a narrowed stage's study lies in its first stage's study.db), else ``out/study.db``; a
     relative SQLite path made absolute (:func:`absolute_storage`), so the stage names it from anywhere."""
-    recorded = _recorded_storage(out, SweepInfo.read(out))
+    recorded = recorded_storage(out, SweepInfo.read(out))
     if storage or not recorded or "***" in recorded:
         return absolute_storage(storage) if storage else default_storage(out)
-    return _found(out, recorded)
+    return found_storage(out, recorded)
 
 
 def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
     """UserError, before anything is trained or written, if ``out/sweep.json`` records another study than
     ``study`` in ``storage_url``: its trials and results would mix with theirs in one folder."""
     info = SweepInfo.read(out)
-    held, url = info.study, _recorded_storage(out, info)
+    held, url = info.study, recorded_storage(out, info)
     if held is None or not url:
         return
     if held != study:
         what = f"the trials of sweep '{held}', not '{study}'"
         same = f"run the sweep file it holds ({Path(out) / 'sweep.yaml'} records it)"
-    elif not _same_storage(url, storage_url):
+    elif not same_storage(url, storage_url):
         what = f"the trials of study '{held}' stored in {public_url(url)}, not in {public_url(storage_url)}"
         same = "give that storage (--storage; Python: storage=)"
     else:
@@ -289,17 +239,6 @@ def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
         f"would mix in one folder. To go on with it, {same}; to start it over, --overwrite (Python: "
         f"overwrite=True; deletes its trials); else choose another folder (--out; Python: out=)."
     )
-
-
-def _same_storage(recorded: str, url: str) -> bool:
-    """Whether sweep.json's ``recorded`` storage is ``url``: the same URL (its password masked), or an older
-    record's relative SQLite path that no folder holds (:func:`_found`) and ``url`` ends with."""
-    if recorded in (url, public_url(url)):
-        return True
-    old, new = sqlite_path(recorded), sqlite_path(url)
-    if old is None or new is None or old.is_absolute():
-        return False
-    return new.parts[-len(old.parts) :] == old.parts
 
 
 # ------------------------------------------------------------------------------ vislab sweep show
@@ -355,8 +294,8 @@ def _study_location(
                 f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME."
             )
     info = info or SweepInfo()
-    recorded = _recorded_storage(folder, info) if folder is not None else None
-    url = absolute_storage(storage) if storage else recorded and _found(folder, recorded)
+    recorded = recorded_storage(folder, info) if folder is not None else None
+    url = absolute_storage(storage) if storage else recorded and found_storage(folder, recorded)
     name = study_name or info.study
     if url and not name:
         names = optuna.get_all_study_names(open_existing_storage(url))

@@ -1,0 +1,101 @@
+"""The study a sweep folder's sweep.json names, loaded from the storage it records (:func:`load_study_of`;
+:func:`study_or_why` where a caller goes on without it: ``vislab report``, ``vislab compare``), and that
+storage found from wherever the folder is now (:func:`recorded_storage`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from vislab.errors import UserError
+from vislab.experiments.databases import public_url
+from vislab.experiments.records import SweepInfo
+from vislab.experiments.sweeps.sqlite_file import recorded_there, sqlite_path
+from vislab.experiments.sweeps.study import absolute_storage, default_storage, load_existing_study
+
+
+def load_study_of(folder: Path) -> optuna.Study | None:
+    """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded.
+    UserError naming the file and its fix when it is missing, damaged or names no study."""
+    info = SweepInfo.strict(folder)
+    if info is None or not info.study:
+        what = "holds no sweep.json" if info is None else "has a sweep.json that names no study"
+        raise UserError(f"'{folder}' {what}. Fix: {SweepInfo.FIX.format(folder=folder)}")
+    url = recorded_storage(folder, info)
+    if not url or "***" in url:
+        return None
+    return load_existing_study(
+        recorded_there(folder, found_storage(folder, url), info.study), info.study
+    )
+
+
+def study_or_why(folder: Path) -> tuple[optuna.Study | None, str]:
+    """(``folder``'s sweep study, "") or (None, why it cannot be loaded): :func:`load_study_of`'s
+    UserError, or the storage its sweep.json records without the password the folder alone lacks."""
+    try:
+        study = load_study_of(folder)
+    except UserError as e:
+        return None, str(e)
+    if study is not None:
+        return study, ""
+    url = SweepInfo.read(folder).storage
+    what = f"its storage without the password ({url})" if url else "no storage"
+    return None, (
+        f"'{Path(folder) / 'sweep.json'}' records {what}, so its study cannot be loaded from the folder alone."
+    )
+
+
+def recorded_storage(folder: Path, info: SweepInfo) -> str | None:
+    """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none. A
+    relative SQLite path (older vislab recorded ``--storage`` as typed, relative to the folder the sweep
+    started in) is looked for in ``folder`` and each folder above it, then in the current folder: the
+    first that holds it, made absolute; found in none, it is returned as recorded (:func:`found_storage`). A
+    --narrow stage's study lies in its first stage's storage: in the first stage's own study.db, wherever
+    the sweep folder is now (:func:`_in_first_stage_db`)."""
+    if info.default_storage:
+        return default_storage(folder)
+    if _in_first_stage_db(folder, info):
+        return default_storage(Path(folder).parent)
+    url, path = info.storage, sqlite_path(info.storage or "")
+    if path is None or path.is_absolute():
+        return url
+    here = Path(folder).resolve()
+    for base in (here, *here.parents, Path.cwd()):  # the sweep's own places before the caller's
+        if (base / path).is_file():
+            return absolute_storage(url, base)
+    return url
+
+
+def _in_first_stage_db(folder: Path, info: SweepInfo) -> bool:
+    """Whether ``folder`` (recording ``info``) is a --narrow stage, DIR/narrow, whose study is in DIR's own
+    study.db: DIR's sweep.json records that storage as its default (a moved folder records the old path)."""
+    if Path(folder).name != "narrow" or not info.storage:
+        return False
+    first = SweepInfo.read(Path(folder).parent)
+    return bool(first.default_storage) and first.storage == info.storage
+
+
+def found_storage(folder: Path, url: str) -> str:
+    """``url``, recorded by ``folder``'s sweep.json, once it names the database from here: UserError when
+    it is an older record's relative SQLite path that no folder holds (:func:`recorded_storage`)."""
+    path = sqlite_path(url)
+    if path is None or path.is_absolute():
+        return url
+    raise UserError(
+        f"'{Path(folder) / 'sweep.json'}' records the storage {url}, a path relative to the folder its "
+        f"sweep was started in (older vislab recorded --storage as typed), and neither the current folder nor "
+        f"'{folder}' or a folder above it holds {path}, so nothing was read or made. Give the "
+        f"database's place: --storage sqlite:///PATH/TO/{path.name} (Python: storage=)."
+    )
+
+
+def same_storage(recorded: str, url: str) -> bool:
+    """Whether sweep.json's ``recorded`` storage is ``url``: the same URL (its password masked), or an older
+    record's relative SQLite path that no folder holds (:func:`found_storage`) and ``url`` ends with."""
+    if recorded in (url, public_url(url)):
+        return True
+    old, new = sqlite_path(recorded), sqlite_path(url)
+    if old is None or new is None or old.is_absolute():
+        return False
+    return new.parts[-len(old.parts) :] == old.parts
