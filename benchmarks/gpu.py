@@ -30,7 +30,12 @@ Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a sm
 ``--tiny`` shrinks every mode to a few hundred images and one epoch, time-to-accuracy included, and hides
 vislab's notes about so little data). ``--out FILE`` writes the JSON object to FILE too, rewritten after
 each finished result with ``"finished": false`` until the end, so a run cut off by a time limit keeps
-what it finished; stopped by SIGTERM or Ctrl-C, it prints that partial object and exits 130.
+what it finished; stopped by SIGTERM or Ctrl-C, it prints that partial object and exits 130. A mistake of
+the user's (a bad ``--set`` key or value, an unknown ``model.name``, some of the files missing in
+``--fashion-root`` for the time to accuracy) ends it as ``vislab`` ends: the one message on stderr, exit 2,
+the partial object (its ``error`` that message) on stdout and in ``--out``. A dataset not found at all (no
+folder, no training images) is skipped, saying so in the JSON; ``--vs-airbench`` lists each dataset it
+could not read under ``missing`` and goes on.
 
 ``--set KEY=VALUE`` (repeatable) adds a vislab config override to each vislab run of the mode, after the
 mode's own settings (the plain loop builds its model from the same config; ``--vs-airbench`` only with
@@ -56,7 +61,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from airbench_side import not_found, vs_airbench  # noqa: E402
+from airbench_side import missing_message, not_found, vs_airbench  # noqa: E402
 from busy_share import EpochProfiles, profiled_vislab_epochs  # noqa: E402
 from common import (  # noqa: E402
     FASHION_ROOT,
@@ -69,7 +74,7 @@ from common import (  # noqa: E402
 )
 from plain_loop import PlainLoop  # noqa: E402
 from vislab.config import Config, build_config, load_config  # noqa: E402
-from vislab.errors import Note, TrainingInterrupted  # noqa: E402
+from vislab.errors import DataError, Note, TrainingInterrupted, UserError  # noqa: E402
 from vislab.interrupts import term_as_ctrl_c  # noqa: E402
 from vislab.models import MODELS, build_model  # noqa: E402
 from vislab_runs import (  # noqa: E402
@@ -125,7 +130,10 @@ def time_to_accuracy(
     over = [*fashion_overrides(root), f"train.device={device}", NO_FIGURES]
     over += [*(TINY_TTA if tiny else []), *([f"train.epochs={epochs}"] if epochs else []), *extra]
     t0 = time.perf_counter()
-    s, clock = train_clocked(load_config("fast", over))
+    try:
+        s, clock = train_clocked(load_config("fast", over))
+    except DataError as e:  # files of the folder missing or unreadable: said in this script's flags
+        raise DataError(missing_message("fashion-mnist", root, e)) from None
     hit = next((r for r in clock.rows if r["val_acc"] is not None and r["val_acc"] >= target), None)
     return dict(
         recipe="--config fast",
@@ -363,6 +371,11 @@ def main() -> None:
             report.emit()
             print(stopped_message(args.out, isinstance(stop, TrainingInterrupted)), file=sys.stderr)
             sys.exit(130)
+        except UserError as e:  # as the vislab CLI ends on one: its message, no traceback, exit 2
+            report.update(error=str(e))
+            report.emit()
+            print(f"gpu.py: error: {e}", file=sys.stderr)
+            sys.exit(2)
     report.finish()
     report.emit()
 

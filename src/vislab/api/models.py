@@ -255,8 +255,7 @@ def gradcheck(
     name = model if isinstance(model, str) else user_model(model)  # a Path or a Run: refused above
     _check_gradcheck_options(name, options)
     guard = _users_hook(name)
-    errors = gradcheck_model(name, input_shape, classes, batch, seed, guard=guard, **options)
-    return GradCheck(name, errors, tol)
+    return gradcheck_model(name, input_shape, classes, batch, seed, guard=guard, tol=tol, **options)
 
 
 # gradcheck's own keywords, by the words a caller may write for them (the command's options among them)

@@ -295,9 +295,12 @@ def gradcheck(
     check = check_gradients(name, shape, classes, batch=batch, seed=seed, tol=tol, **options)
     table = Table(title=f"{check.model}: hand-written gradients vs autograd (float64)")
     table.add_column("parameter")
+    symbols = check.symbols or {}
+    if symbols:  # the model's own names of its parameters (W_h, b_h, ...)
+        table.add_column("symbol")
     table.add_column("relative error", justify="right")
     for key, error in check.relative_errors.items():
-        table.add_row(key, f"{error:.2e}")
+        table.add_row(escape(key), *([escape(symbols[key])] if symbols else []), f"{error:.2e}")
     console.print(table)
     style = "green" if check.passed else "bold red"
     console.print(escape(check.verdict()), style=style, highlight=False)

@@ -6,8 +6,8 @@ The reference is autograd through the *library* path (for `mlp-scratch`: ``nn.Li
 parameter tensor is ‖g_manual − g_autograd‖ / max(‖g_manual‖, ‖g_autograd‖); float64 round-off gives
 ~1e-15, a wrong formula gives ~1. A hand-written gradient that holds NaN (inf) gets the error NaN (inf), and
 the check fails naming it; one of another shape than its parameter is refused (a UserError), as a wrong
-number of gradients is, a hook that returns something else than ``HandWrittenGradients`` of tensors, and
-reference logits without autograd's graph. An exception the user's own hook raises is its caller's to
+number of gradients (or of symbols) is, a hook that returns something else than ``HandWrittenGradients`` of
+tensors, and reference logits without autograd's graph. An exception the user's own hook raises is its caller's to
 show (the ``guard`` that :func:`vislab.gradcheck` passes: the user's frames only, as ``vislab train``
 shows them).
 """
@@ -46,11 +46,13 @@ Guard = Callable[[torch.nn.Module, str], contextlib.AbstractContextManager]
 @dataclass
 class GradCheck:
     """What ``vislab.gradcheck`` returns and ``vislab model gradcheck`` prints: each parameter's relative
-    error (``relative_errors``, or ``table``, a DataFrame) and whether the largest is within ``tol``."""
+    error (``relative_errors``, or ``table``, a DataFrame) and whether the largest is within ``tol``;
+    ``symbols``: each parameter's name in the model's notes (``W_h``), when its hook gives them."""
 
     model: str
     relative_errors: dict[str, float]  # parameter name → ‖g_manual − g_autograd‖ / max of the norms
     tol: float = TOLERANCE
+    symbols: dict[str, str] | None = None  # parameter name → symbol (HandWrittenGradients.symbols)
 
     @property
     def max_error(self) -> float:
@@ -70,17 +72,24 @@ class GradCheck:
 
     @property
     def table(self) -> pd.DataFrame:
-        """One row per parameter: parameter, relative_error."""
+        """One row per parameter: parameter, symbol (when the hook gives symbols), relative_error."""
         import pandas as pd  # on use: the CLI formats ``relative_errors`` without pandas (~1 s to import)
 
-        items = self.relative_errors.items()
-        return pd.DataFrame(items, columns=["parameter", "relative_error"])
+        table = pd.DataFrame(self.relative_errors.items(), columns=["parameter", "relative_error"])
+        if self.symbols:
+            table.insert(1, "symbol", [self.symbols[name] for name in self.relative_errors])
+        return table
+
+    def named(self, parameter: str) -> str:
+        """A parameter as messages name it: 'net.0.bias (b_h)' with its symbol, else 'net.0.bias'."""
+        symbol = (self.symbols or {}).get(parameter)
+        return f"{parameter} ({symbol})" if symbol else parameter
 
     def verdict(self) -> str:
         """'max relative error 3.1e-16 <= 1e-06: OK' (or '> ...: FAILED'; a gradient that holds NaN/inf:
         'hand-written gradient of l1.bias holds NaN: FAILED')."""
         if bad := self.not_finite:
-            held = ", ".join(f"{name} holds {what}" for name, what in bad.items())
+            held = ", ".join(f"{self.named(name)} holds {what}" for name, what in bad.items())
             return f"hand-written gradient of {held}: FAILED"
         ok = self.passed
         word = "OK" if ok else "FAILED"
@@ -102,10 +111,11 @@ def gradcheck(
     y: torch.Tensor,
     name: str | None = None,
     guard: Guard | None = None,
-) -> dict[str, float]:
+    tol: float = TOLERANCE,
+) -> GradCheck:
     """Relative error of the model's ``hand_written_gradients`` (a ModelHooks hook) vs autograd through
-    its reference logits, for each parameter (name → error). ``name``: the model's, for messages
-    (default: its class's); ``guard``: what the hook runs within (:data:`Guard`)."""
+    its reference logits, for each parameter, with the hook's symbols, judged by ``tol``. ``name``: the
+    model's, for messages (default: its class's); ``guard``: what the hook runs within (:data:`Guard`)."""
     who = f"model '{name}'" if name else type(model).__name__
     when = f"in its hand_written_gradients hook (on gradcheck's random batch x of shape {list(x.shape)})"
     with guard(model, when) if guard else contextlib.nullcontext():
@@ -125,20 +135,19 @@ def gradcheck(
             f"in parameters() order."
         )
     _check_shapes(who, names, params, check.gradients)
+    symbols = _symbols(who, names, check.symbols)
     _check_reference(who, check.reference_logits, len(y))
     loss = F.cross_entropy(check.reference_logits, y)  # autograd reference through torch.nn
     auto = torch.autograd.grad(loss, params)
-    return {
-        name: _relative_error(who, name, gm, ga)
-        for name, gm, ga in zip(names, check.gradients, auto)
-    }
+    errors = {n: _relative_error(who, n, gm, ga) for n, gm, ga in zip(names, check.gradients, auto)}
+    return GradCheck(name or type(model).__name__, errors, tol, symbols)
 
 
 # the hook's contract (models/hooks.py), as the messages below name it
 CONTRACT = (
     "HandWrittenGradients(gradients, reference_logits) (vislab.models.hooks): gradients a list of torch "
     "tensors, one per parameter in parameters() order; reference_logits the batch's logits with "
-    "autograd's graph (e.g. self(x))"
+    "autograd's graph (e.g. self(x)); symbols, optional, a name for each gradient (e.g. 'W_h')"
 )
 
 
@@ -159,6 +168,26 @@ def _check_returned(who: str, check: object) -> None:
         raise UserError(
             f"{said} reference_logits as {_described(logits)}, not a tensor: return {CONTRACT}."
         )
+
+
+def _symbols(who: str, names: list[str], symbols: object) -> dict[str, str] | None:
+    """Parameter name → the hook's symbol for it; None when it gives none. UserError unless the symbols
+    are strings, one per gradient."""
+    if symbols is None:
+        return None
+    said = f"{who}: its hand_written_gradients hook gives"
+    fix = "give one per gradient, in parameters() order, or leave symbols out (symbols=None)"
+    if not isinstance(symbols, (list, tuple)) or not all(isinstance(s, str) for s in symbols):
+        raise UserError(
+            f"{said} symbols as {_described(symbols)}, not a list of strings: {fix}, e.g. "
+            f"symbols=['W_h', 'b_h', 'W_y', 'b_y']."
+        )
+    if len(symbols) != len(names):
+        raise UserError(
+            f"{said} {len(symbols)} symbols ({', '.join(symbols)}) for its {len(names)} gradients "
+            f"({', '.join(names)}): {fix}."
+        )
+    return dict(zip(names, symbols))
 
 
 def _described(value: object) -> str:
@@ -228,12 +257,13 @@ def gradcheck_model(
     seed: int = 0,
     *,
     guard: Guard | None = None,
+    tol: float = TOLERANCE,
     **kwargs,
-) -> dict[str, float]:
+) -> GradCheck:
     """Build model ``name`` (``kwargs`` as in ``model.*``) in float64 on random data and run
-    :func:`gradcheck` (its hook within ``guard``). A model that takes images, asked for feature vectors
-    (the default input shape): UserError saying it has no hand-written gradients when it declares none,
-    else naming the input shape to give."""
+    :func:`gradcheck` (its hook within ``guard``, judged by ``tol``). A model that takes images, asked
+    for feature vectors (the default input shape): UserError saying it has no hand-written gradients
+    when it declares none, else naming the input shape to give."""
     gen = torch.Generator().manual_seed(seed)
     try:
         model = _built(name, input_shape, num_classes, seed, kwargs)
@@ -243,7 +273,7 @@ def gradcheck_model(
         model, input_shape = _built_for_images(name, input_shape, num_classes, seed, kwargs), IMAGES
     x = torch.randn(batch, *input_shape, generator=gen, dtype=torch.float64)
     y = torch.randint(0, num_classes, (batch,), generator=gen)
-    return gradcheck(model, x, y, name, guard)
+    return gradcheck(model, x, y, name, guard, tol)
 
 
 def _built_for_images(

@@ -79,10 +79,13 @@ class HandWrittenGradients:
     ``gradients``: one tensor per parameter, in ``parameters()`` order, from the backward pass written by
     hand. ``reference_logits``: the same batch's logits computed by torch's library code (``nn`` modules,
     with autograd's graph), whose ``F.cross_entropy`` autograd differentiates for the comparison.
+    ``symbols`` (optional): a name for each gradient's parameter, as your notes write it (``mlp-scratch``:
+    ``W_h``, ``b_h``, ``W_y``, ``b_y``), shown beside the parameter names in the check's table.
     """
 
     gradients: list[torch.Tensor]
     reference_logits: torch.Tensor
+    symbols: list[str] | None = None
 
 
 class ModelHooks:

@@ -156,9 +156,17 @@ class ScratchMLP(ModelHooks, nn.Module):
 
     def hand_written_gradients(self, x: torch.Tensor, y: torch.Tensor) -> HandWrittenGradients:
         """``manual_gradients``' gradients, checked against autograd through ``net``'s torch.nn layers (a
-        ModelHooks hook, read by ``vislab model gradcheck``): the same weights at every ``impl``."""
+        ModelHooks hook, read by ``vislab model gradcheck``): the same weights at every ``impl``; named
+        by the homework's symbols (``symbols``)."""
         _, _, grads = self.manual_gradients(x, y)
-        return HandWrittenGradients(grads, self.net(x.flatten(1)))
+        return HandWrittenGradients(grads, self.net(x.flatten(1)), self.symbols())
+
+    def symbols(self) -> list[str]:
+        """The homework's names of the parameters, in ``parameters()`` order: W_h, b_h, W_y, b_y (hidden
+        layers numbered from 1 when there are several: W_h1, b_h1, W_h2, b_h2, W_y, b_y)."""
+        n_hidden = len(self.linears()) - 1
+        layers = [f"h{i}" for i in range(1, n_hidden + 1)] if n_hidden > 1 else ["h"] * n_hidden
+        return [f"{kind}_{layer}" for layer in [*layers, "y"] for kind in ("W", "b")]
 
     def head_modules(self) -> list[str]:
         """``net``'s last Linear, to the logits (a ModelHooks hook: ``optim.head_lr``, ``impl: optim``)."""
