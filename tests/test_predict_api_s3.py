@@ -159,7 +159,7 @@ def test_an_unwritable_csv_is_refused_by_name_before_any_image(
 ):
     folder = _unwritable(tmp_path, monkeypatch)
     read = []
-    monkeypatch.setattr(vislab.classify, "predict_images", lambda *a, **k: read.append(a) or [])
+    monkeypatch.setattr(vislab.classify, "picked_predictions", lambda *a, **k: read.append(a) or [])
     code, text = cli(capsys, "predict", trained, pngs, "--csv", folder / "p.csv")
     assert code == 2 and not read  # no image was read
     assert f"--csv '{folder / 'p.csv'}'" in one_line(text) and "--out" not in text

@@ -18,7 +18,8 @@ from vislab.data.images import (
     load_image_or_error,
 )
 from vislab.errors import UserError, show_note
-from vislab.predict import load_model
+from vislab.predict import load_model, picked_model
+from vislab.training.checkpoint import PickedCheckpoint
 from vislab.training.record import RunRecord
 from vislab.words import first_few
 
@@ -108,9 +109,26 @@ def predict_images(
     each once. A note for the files of the other colours (:func:`converted_note`), one for the 16-bit
     files that decode dark (:func:`~vislab.data.images.dark_note`). UserError when no path given exists
     (a mistyped folder: nothing to classify)."""
-    _check_some_exist(images)
-    files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
+    files = _image_files(images)
     model, record = load_model(target, trust_code)
+    return _predicted(model, record, target, files, top_k)
+
+
+def picked_predictions(
+    target: Path, images: Sequence[Path], top_k: int = 3, trust_code: bool = False
+) -> tuple[list[tuple[Path, Ranked | UserError]], PickedCheckpoint]:
+    """:func:`predict_images`' results, and the checkpoint whose weights gave them (loaded, so its file
+    is read once: ``vislab predict`` says which weights from it, :attr:`PickedCheckpoint.said`)."""
+    files = _image_files(images)
+    model, picked = picked_model(target, trust_code)
+    return _predicted(model, picked.load().record, target, files, top_k), picked
+
+
+def _predicted(
+    model: torch.nn.Module, record: RunRecord, target: Path, files: list[Path], top_k: int
+) -> list[tuple[Path, Ranked | UserError]]:
+    """:func:`predict_images`' results for image ``files`` (``target``: the run or checkpoint of
+    ``model`` and ``record``), with its notes."""
     shape = image_shape(record, target)
     out: list[tuple[Path, Ranked | UserError]] = []
     deep: list[int] = []  # the 16-bit files' largest values
@@ -149,15 +167,16 @@ def converted_note(greys: Mapping[Path, bool], channels: int, name: str) -> None
         )
 
 
-def _check_some_exist(paths: Sequence[Path]) -> None:
-    """UserError naming the paths when none of them exists; one missing among others is its own row."""
-    if not paths or any(Path(p).exists() for p in paths):
-        return
-    named = first_few([f"'{p}'" for p in paths], 3)
-    what = f"{named} does not exist" if len(paths) == 1 else f"none of {named} exists"
-    raise UserError(
-        f"{what}: give image files, or folders of them (every image inside is classified)."
-    )
+def _image_files(paths: Sequence[Path]) -> list[Path]:
+    """The image files ``paths`` name (a folder: each image in it, :func:`expand_folders`); UserError naming
+    the paths when none of them exists (one missing among others is its own row)."""
+    if paths and not any(Path(p).exists() for p in paths):
+        named = first_few([f"'{p}'" for p in paths], 3)
+        what = f"{named} does not exist" if len(paths) == 1 else f"none of {named} exists"
+        raise UserError(
+            f"{what}: give image files, or folders of them (every image inside is classified)."
+        )
+    return [Path(p) for p in expand_folders(paths)]  # type: ignore[arg-type]
 
 
 def prediction_table(

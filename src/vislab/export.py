@@ -34,7 +34,7 @@ from vislab.export_spec import ExportCheck, Exported, inference_spec, input_hint
 from vislab.files import atomic_write, atomic_write_text
 from vislab.models.hooks import hooks_of
 from vislab.plotting.files import check_new_files
-from vislab.predict import checkpoint_tag, load_model
+from vislab.predict import checkpoint_tag, picked_model
 from vislab.training.checkpoint import PickedCheckpoint, pick_checkpoint
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
@@ -86,7 +86,7 @@ def export_run(
     ONNX, ``X.torchscript.json`` for TorchScript, so both formats can go to one stem ``X``:
     :mod:`vislab.export_spec`), which the model file holds too (ONNX: its ``metadata_props``, a key per
     key of the spec, the value its JSON text; TorchScript: the extra file ``model.json``); returns both
-    paths, with the spec's ``checkpoint`` and ``check`` (:class:`~vislab.export_spec.Exported`). A
+    paths, the spec's ``checkpoint`` and ``check``, and which weights (:class:`~vislab.export_spec.Exported`). A
     TorchScript model refuses inputs of another sample shape (as ONNX runtimes do); ``opset``: ONNX's.
     Outside ``RUN/export/``, a file already at either path is replaced only with ``force``; a run's own
     files (``training.rundir.RUN_OWN``) and the checkpoint exported never are (checked before the export).
@@ -98,23 +98,23 @@ def export_run(
         model_file, spec = export_run("runs/cnn", "onnx")
     """
     fmt = _checked_request(Path(target), fmt, opset)
-    picked = pick_checkpoint(target, checkpoint)  # its note: load_model's
-    ckpt_path, tag = picked.path, _checkpoint_tag(picked)
+    chosen = pick_checkpoint(target, checkpoint)  # which file, for the names: the loader reads it
+    ckpt_path, tag = chosen.path, _checkpoint_tag(chosen)
     path = _output_path(ckpt_path, fmt, out, tag)
     spec_file = spec_path(path, fmt)
     _check_outputs(ckpt_path, fmt, [path, spec_file], force, tag)
     check_writable(path, "the model", undone="nothing was exported", is_file=True)
-    model, record = load_model(target, trust_code, checkpoint)
-    name = record.model.name
-    _refuse_fitted(model, name)
+    model, picked = picked_model(target, trust_code, checkpoint)  # picked again, read once
+    record = picked.load().record
+    _refuse_fitted(model, record.model.name)
     own = hooks_of(model)  # what its eval forward does itself: its own TTA, its own weight average
     model = record.inputs.wrap(model)  # the run's test-time augmentation is exported with it
     hint = input_hint(record.inputs, spec_file.name)
-    data, check = _exported(model, record.inputs, fmt, name, (hint, opset))
+    data, check = _exported(model, record.inputs, fmt, record.model.name, (hint, opset))
     origin = weights_origin(picked, own.eval_weight_average)
     spec = inference_spec(record, fmt, path.name, check, origin, own.eval_tta)
     _write(data, fmt, spec, (path, spec_file))
-    return Exported(path, spec_file, origin, check)
+    return Exported(path, spec_file, origin, check, picked.said)
 
 
 def _write(data: bytes, fmt: str, spec: dict, paths: tuple[Path, Path]) -> None:

@@ -57,7 +57,9 @@ class WeightsOrigin:
 @dataclass(frozen=True)
 class Exported:
     """What an export wrote: the model file and its inference spec, with the spec's ``checkpoint`` and
-    ``check``. It is the pair ``(model_file, spec_file)`` too: unpacked, indexed, sliced or measured::
+    ``check``, and which weights of the checkpoint file were exported (``weights``:
+    :attr:`PickedCheckpoint.said`). It is the pair ``(model_file, spec_file)`` too: unpacked, indexed,
+    sliced or measured::
 
         model_file, spec_file = export_run("runs/cnn", "onnx")
         export_run("runs/cnn", "onnx")[0]   # the model file
@@ -67,6 +69,7 @@ class Exported:
     spec_file: Path
     origin: WeightsOrigin
     check: ExportCheck
+    weights: str
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self._pair)

@@ -65,11 +65,11 @@ def load_model(
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
     model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError, as is
     code whose layers no longer fit the saved weights (``training.saved_weights.load_weights``)."""
-    model, picked = _picked_model(target, trust_code, checkpoint)
+    model, picked = picked_model(target, trust_code, checkpoint)
     return model, picked.load().record
 
 
-def _picked_model(
+def picked_model(
     target: str | Path, trust_code: bool, checkpoint: str = "best"
 ) -> tuple[torch.nn.Module, PickedCheckpoint]:
     """:func:`load_model`'s model, and the checkpoint it was picked from (loaded: read once)."""
@@ -169,7 +169,7 @@ def _split_inputs(
             "(train, val and test together)."
         )
     check_data_settings(overrides, target)  # before the model: a setting refused is never unsaid
-    model, picked = _picked_model(target, trust_code)
+    model, picked = picked_model(target, trust_code)
     record = picked.load().record
     if record.config is None:
         raise DataError(

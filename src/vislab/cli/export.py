@@ -59,7 +59,7 @@ def export(
 
     chosen = chosen_checkpoint(target, which and which.value)
     exported = export_run(chosen, fmt, out, trust_code=trust_code, force=force, opset=opset)
-    say_weights(chosen)
+    say_weights(exported.weights)
     _say(exported)
 
 

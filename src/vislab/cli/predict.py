@@ -179,7 +179,7 @@ def predict(
     """Top-k classes for each image (stdout; which weights: stderr). Exit code 2 if any image could not
     be read (the others are classified)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.classify import predict_images
+    from vislab.classify import picked_predictions
     from vislab.cli.scores import (
         check_csv_path,
         chosen_checkpoint,
@@ -195,8 +195,8 @@ def predict(
         if not is_stdout(csv):
             check_new_files([csv], force, "--csv")
     target = chosen_checkpoint(checkpoint, which and which.value)
-    results = predict_images(target, images, top_k or DEFAULT_TOP_K, trust_code=trust_code)
-    say_weights(target)  # on stderr (stdout holds the predictions); not before a refusal
+    results, picked = picked_predictions(target, images, top_k or DEFAULT_TOP_K, trust_code)
+    say_weights(picked.said)  # on stderr (stdout holds the predictions); not before a refusal
     if top_k is not None:  # asked for: a note when the model has fewer classes
         note_top_k(results, top_k)
     failures = write_predictions_csv(results, csv) if csv else print_predictions(results)

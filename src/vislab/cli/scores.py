@@ -61,15 +61,9 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
     return picked.path
 
 
-def say_weights(target: Path) -> None:
-    """``weights: last.pt's train.ema average, epoch 8`` on stderr: which weights predict and export use
-    of ``target`` (what :func:`chosen_checkpoint` chose), in :attr:`PickedCheckpoint.said`'s words, as
-    eval says them. Reads the checkpoint (the command's loader reads it again); one that cannot be read
-    says nothing here (the loader names what is wrong)."""
-    try:
-        said = pick_checkpoint(target).said
-    except DataError:
-        return
+def say_weights(said: str) -> None:
+    """``weights: last.pt's train.ema average, epoch 8`` on stderr: which weights predict and export used
+    (``said``: :attr:`PickedCheckpoint.said` of the checkpoint their loader read), as eval says them."""
     err.print(escape(f"weights: {said}"), highlight=False, soft_wrap=True)
 
 
