@@ -129,11 +129,11 @@ def _sweep_stages(key: str | None, path: Path) -> tuple[list[_Stage], str]:
     stage (``DIR/narrow``) where it has one; [] otherwise (its runs read as any folder's:
     :func:`_runs_of`). Also why its study was not loaded ("" when it was, or it is no sweep folder:
     ``sweeps.recorded_study.study_or_why``)."""
+    if not path.is_dir() or folder_kind(path) != "sweep":
+        return [], ""
     # on use, a sweep's only: optuna takes seconds to import
     from vislab.experiments.sweeps.recorded_study import study_or_why
 
-    if not path.is_dir() or folder_kind(path) != "sweep":
-        return [], ""
     study, why = study_or_why(path)
     if study is None:
         return [], why
