@@ -19,12 +19,13 @@ from optuna.trial import TrialState, create_trial
 from conftest import tiny_base
 from figures_skipped import skip_report_figures
 from vislab.cli import main
+from vislab.config.schema import SELECT_METRICS
 from vislab.errors import ConfigError, Note
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps import space as sp
 from vislab.experiments.sweeps.builtin_files import builtin_sweeps
 from vislab.experiments.sweeps.runner import run_sweep
-from vislab.experiments.sweeps.spec import METRICS, load_sweep
+from vislab.experiments.sweeps.spec import load_sweep
 from vislab.experiments.sweeps.study import load_existing_study
 from vislab.report.figure_set import FigureSet
 
@@ -349,7 +350,7 @@ def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
     for name in builtin_sweeps():
         spec = load_sweep(name)
         base = base_tree(spec.base, [], "test")
-        assert spec.metric in METRICS and spec.distributions
+        assert spec.metric in SELECT_METRICS and spec.distributions
         assert base["data"]["name"] == "cifar10"
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         for _ in range(6):

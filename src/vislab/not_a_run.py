@@ -1,10 +1,13 @@
 """What a path given as a run directory (``vislab.load_run``, ``Run``) is when it is none: a file (a
 checkpoint's run named, with how its methods choose that checkpoint), a suite's or sweep's folder (a run
-in it named), or some other folder. And what kind of folder vislab wrote (:func:`folder_kind`): asked
-here, below every layer that asks it (training, experiments, the API), so that all say the same."""
+in it named), or some other folder. And what kind of folder vislab wrote (:func:`folder_kind`,
+:func:`is_run`) and the runs below a folder (:func:`runs_below`): asked here, below every layer that asks
+it (training, experiments, the API), so that all say the same."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from vislab.words import first_few
@@ -34,12 +37,7 @@ def runs_folder_note(folder: Path) -> str | None:
     runs; None when it is none of them."""
     kind = folder_kind(folder)
     kind = kind if kind in ("suite", "sweep") else None
-    if kind is None:
-        runs = runs_below(folder)
-    else:
-        runs = sorted(
-            c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
-        )
+    runs = sorted(runs_below(folder).values())
     if kind is None and not runs:
         return None
     what = f"a {kind} folder" if kind else "a folder of runs"
@@ -49,16 +47,59 @@ def runs_folder_note(folder: Path) -> str | None:
     return f"'{folder}' is {what}, not a run: give one of its runs, e.g. {named}."
 
 
-def runs_below(folder: Path) -> list[Path]:
-    """The run folders at any depth below ``folder`` (a suite's inside it too), as ``vislab compare``
-    finds them, by path; none under a hidden folder (``.git``)."""
-    found = (c.parent for c in folder.rglob("config.yaml"))
-    return sorted(
-        r
-        for r in found
-        if folder_kind(r) == "run"
-        and not any(p.startswith(".") for p in r.relative_to(folder).parts)
-    )
+def is_run(folder: Path) -> bool:
+    """Whether ``folder`` is a run: one :func:`folder_kind` knows, or one assembled by hand (a
+    summary.json without its config.yaml), which the tables list too."""
+    kind = folder_kind(folder)
+    return kind == "run" or (kind is None and (folder / "summary.json").is_file())
+
+
+def runs_below(
+    folder: Path,
+    runs_of_set: Callable[[Path], Mapping[str, Path]] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """The runs at any depth below ``folder`` by their path below it (``alice``, ``bob/cnn``), so that
+    none is left out silently: each folder that is a run (:func:`is_run`), the runs of each suite or
+    sweep folder — as ``runs_of_set`` names them where given (``vislab compare``'s: ``sw/trial-0``), else
+    the runs below it as below any other folder —, and those below any other folder; not a hidden
+    folder's (``.git``), and a folder reached again through a link once. ``note`` is told of each folder
+    that cannot be read (the runs in it are left out)."""
+    return _runs_below(folder, runs_of_set, note or (lambda _: None), set())
+
+
+def _runs_below(
+    folder: Path,
+    runs_of_set: Callable[[Path], Mapping[str, Path]] | None,
+    note: Callable[[str], None],
+    seen: set[Path],
+) -> dict[str, Path]:
+    """:func:`runs_below`, ``seen`` holding the folders already walked (resolved)."""
+    seen.add(folder.resolve())
+    found: dict[str, Path] = {}
+    for p in _sub_folders(folder, note):
+        if (resolved := p.resolve()) in seen:
+            continue
+        seen.add(resolved)
+        if is_run(p):
+            found[p.name] = p
+            continue
+        is_set = runs_of_set is not None and folder_kind(p) in ("suite", "sweep")
+        inner = runs_of_set(p) if is_set else _runs_below(p, runs_of_set, note, seen)
+        found |= {f"{p.name}/{name}": run for name, run in inner.items()}
+    return found
+
+
+def _sub_folders(folder: Path, note: Callable[[str], None]) -> list[Path]:
+    """The folders in ``folder`` but hidden ones, by name; none where it cannot be read (``note`` is told:
+    the runs in it are left out)."""
+    try:  # scandir: a folder of many images is listed without a stat of each
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+        return [folder / name for name in sorted(names)]
+    except OSError as e:
+        note(f"'{folder}' cannot be read ({e.strerror}): any runs in it are left out.")
+        return []
 
 
 #: what to give for a run: the folder it was trained into
@@ -91,7 +132,7 @@ def _what_it_is(path: Path) -> str:
             f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
             f"the table with pandas.read_csv."
         )
-    runs = [r.as_posix() for r in runs_below(path)]
+    runs = sorted(r.as_posix() for r in runs_below(path).values())
     if runs:
         named = first_few([f"'{r}'" for r in runs], 3)
         return (

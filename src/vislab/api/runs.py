@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import torch
-import yaml
 from pydantic import PlainValidator
 
 from vislab.api.configs import ConfigLike
@@ -21,7 +20,7 @@ from vislab.api.train_configs import new_config, resumed_config
 from vislab.arguments import Folder, checked
 from vislab.config import Config
 from vislab.config.build import setting, stored_tree
-from vislab.errors import RunExists, UserError, show_note
+from vislab.errors import ConfigError, RunExists, UserError, show_note
 from vislab.experiments.records import SuiteInfo
 from vislab.run import Run
 from vislab.training.progress import in_notebook
@@ -203,7 +202,7 @@ def _suite_caught_up(run: Path) -> None:
 def _saved_device(out: Path) -> str:
     try:
         return str(setting(stored_tree(out), "train.device", "auto"))
-    except (OSError, yaml.YAMLError):
+    except ConfigError:
         return "auto"
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import yaml
 from pydantic import BaseModel
 
 from vislab.arguments import Assignments, checked
@@ -60,12 +59,12 @@ def set_model(tree: dict, name: str) -> None:
     tree["model"] = {**kept, "name": name}
 
 
-def stored_tree(folder: str | Path) -> Any:
-    """The config tree the run in ``folder`` stored (its config.yaml) as plain YAML, neither validated nor
-    updated (:func:`as_stored`): what reads one setting of any run, one of an older vislab or one whose
-    config no longer validates (:meth:`~vislab.training.rundir.RunDir.load_config` validates); {} for an
-    empty file. OSError or yaml.YAMLError where it cannot be read."""
-    return yaml.safe_load((Path(folder) / "config.yaml").read_text()) or {}
+def stored_tree(folder: str | Path) -> dict:
+    """The config tree the run in ``folder`` stored (its config.yaml) as :func:`read_yaml` reads it,
+    neither validated nor updated (:func:`as_stored`): what reads one setting of any run, one of an older
+    vislab or one whose config no longer validates (:meth:`~vislab.training.rundir.RunDir.load_config`
+    validates); {} for an empty file. ConfigError naming the file where it is missing or unreadable."""
+    return read_yaml(Path(folder) / "config.yaml", kind="run config")
 
 
 def _deep_merge(base: dict, over: dict) -> dict:

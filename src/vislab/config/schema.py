@@ -4,7 +4,7 @@ section's in :mod:`vislab.config.augmentation`, the base of each in :mod:`vislab
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -186,6 +186,12 @@ class Ema(Section):
     warmup: bool = True
 
 
+#: the metrics that select the best epoch (best.pt), stop early, cut the lr on a plateau and prune a
+#: sweep's trials: val figures only (the test split never chooses)
+SelectMetric = Literal["val_pacc", "val_acc", "val_loss"]
+SELECT_METRICS: tuple[str, ...] = get_args(SelectMetric)
+
+
 class TrainConfig(Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -200,11 +206,11 @@ class TrainConfig(Section):
     # score the test split at every evaluation, for the curves only (RDFIA's train-vs-test figures): written
     # to each metrics row as test_loss/test_acc/test_pacc, never used to select, stop early or prune
     track_test: bool = False
-    select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
+    select_metric: SelectMetric = "val_pacc"  # best.pt chooses by it
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     # the metric early stopping watches (e.g. val_loss while best.pt keeps the best val_pacc); None:
     # train.select_metric
-    early_stop_metric: Literal["val_pacc", "val_acc", "val_loss"] | None = None
+    early_stop_metric: SelectMetric | None = None
     # what counts as an improvement, in each metric's direction (a loss: lower), for early stopping and
     # the plateau schedule
     min_delta: float = Field(0.0, ge=0)

@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from vislab.config.schema import SELECT_METRICS
 from vislab.training.metrics import split_scores
 
 if TYPE_CHECKING:
     from vislab.training.metrics import Metrics
-
-#: the metrics that select the best epoch, stop early, cut the lr and prune a sweep's trials
-SELECT_METRICS = ("val_pacc", "val_acc", "val_loss")
 
 
 @dataclass

@@ -5,18 +5,16 @@ what they all say of a run that did not finish, and its fix (:func:`why_unfinish
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vislab.config.build import setting, stored_tree
-from vislab.errors import UserError, show_note
+from vislab.errors import ConfigError, UserError, show_note
 from vislab.experiments.records import R, SuiteInfo, SweepInfo
+from vislab.not_a_run import is_run, runs_below
 from vislab.training.rundir import RunDir, folder_kind
 from vislab.training.summary import RunSummary
 
@@ -34,7 +32,7 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
     if not folder.is_dir():
         raise UserError(f"'{folder}' is not a folder: give a run, suite or sweep directory.")
     kind = folder_kind(folder)
-    if _is_run(folder):
+    if is_run(folder):
         return "run", {folder.name: folder}, None
     if kind == "sweep":
         info = _info(SweepInfo, folder, f"its trials are read from '{folder / 'trials'}'")
@@ -44,7 +42,7 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
         if state is None:  # damaged: the sub-folders that are runs
             return "suite", _run_folders(folder), SuiteInfo()
         return "suite", {n: folder / n for n in state.order or [] if (folder / n).is_dir()}, state
-    runs = runs_below(folder)
+    runs = runs_below(folder, _runs_of_set, show_note)
     if not runs:
         raise UserError(
             f"'{folder}' holds no runs (no run, suite or sweep folder in it or in any folder below it: "
@@ -53,52 +51,17 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
     return "folder", runs, None
 
 
-def runs_below(folder: Path, seen: set[Path] | None = None) -> dict[str, Path]:
-    """The runs at any depth below ``folder``, a folder of runs, by their path below it (``alice``,
-    ``bob/cnn``), so that none is left out silently: each folder that is a run (finished or not, or
-    assembled by hand: :func:`_hand_made_run`), the runs of each suite or sweep folder as
-    :func:`discover` names them (``carol/cnn``, ``sw/trial-0``), and those below any other folder; not
-    a hidden folder's (``.git``), and a folder reached again through a link once (``seen``)."""
-    seen = set() if seen is None else seen
-    seen.add(folder.resolve())
-    found: dict[str, Path] = {}
-    for p in _sub_folders(folder):
-        if (resolved := p.resolve()) in seen:
-            continue
-        seen.add(resolved)
-        if _is_run(p):
-            found[p.name] = p
-            continue
-        inner = (
-            discover(p)[1] | _narrow_stage(p)
-            if folder_kind(p) in ("suite", "sweep")
-            else runs_below(p, seen)
-        )
-        found |= {f"{p.name}/{name}": run for name, run in inner.items()}
-    return found
-
-
-def _sub_folders(folder: Path) -> list[Path]:
-    """The folders in ``folder`` but hidden ones, by name; none where it cannot be read (a note names
-    it: the runs in it are left out)."""
-    try:  # scandir: a folder of many images is listed without a stat of each
-        with os.scandir(folder) as entries:
-            names = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
-        return [folder / name for name in sorted(names)]
-    except OSError as e:
-        show_note(f"'{folder}' cannot be read ({e.strerror}): any runs in it are left out.")
-        return []
+def _runs_of_set(folder: Path) -> dict[str, Path]:
+    """The runs of a suite or sweep folder below a folder of runs, as :func:`discover` names them (a
+    suite's in its suite.json's order, a sweep's ``trial-0``), a sweep's narrowed stage's too."""
+    return discover(folder)[1] | _narrow_stage(folder)
 
 
 def _run_folders(folder: Path) -> dict[str, Path]:
-    """Every sub-folder of ``folder`` that is a run (folder_kind), finished or not, so that none is left
-    out silently; and any with a summary.json (a run assembled by hand, without its config.yaml): a
-    suite's runs when its suite.json is damaged."""
-    return {
-        p.name: p
-        for p in sorted(folder.iterdir())
-        if p.is_dir() and (folder_kind(p) == "run" or _hand_made_run(p))
-    }
+    """Every sub-folder of ``folder`` that is a run (:func:`~vislab.not_a_run.is_run`: one assembled by
+    hand too), finished or not, so that none is left out silently: a suite's runs when its suite.json is
+    damaged."""
+    return {p.name: p for p in sorted(folder.iterdir()) if p.is_dir() and is_run(p)}
 
 
 def runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
@@ -135,7 +98,7 @@ def keyed(given: Sequence[tuple[str | None, Path]]) -> list[tuple[str | None, Pa
     ``s07/cnn``, ``s07/mlp`` whatever else is given (a mapping's ``key/run``); a run keeps its name."""
     if len(given) < 2:
         return list(given)
-    return [(key or (None if _is_run(p) else p.resolve().name or str(p)), p) for key, p in given]
+    return [(key or (None if is_run(p) else p.resolve().name or str(p)), p) for key, p in given]
 
 
 def unique_names(found: Sequence[Mapping[str, Path]]) -> dict[str, Path]:
@@ -166,18 +129,6 @@ def _info(record: type[R], folder: Path, instead: str) -> R | None:
     except UserError as e:
         show_note(f"{e} Meanwhile {instead} without it.")
         return None
-
-
-def _is_run(folder: Path) -> bool:
-    """Whether ``folder`` is a run: one :func:`folder_kind` knows, or one assembled by hand."""
-    kind = folder_kind(folder)
-    return kind == "run" or (kind is None and _hand_made_run(folder))
-
-
-def _hand_made_run(folder: Path) -> bool:
-    """Whether ``folder`` holds a summary.json without being a run :func:`folder_kind` knows (a run
-    assembled by hand, without its config.yaml): listed as a run."""
-    return (folder / "summary.json").is_file()
 
 
 def _trial_folders(folder: Path) -> dict[str, Path]:
@@ -241,7 +192,7 @@ def _diverged_fix(folder: Path | None) -> str:
     try:
         tree = stored_tree(folder) if folder is not None else {}
         lr = float(setting(tree, "optim.lr"))
-    except (OSError, yaml.YAMLError, TypeError, ValueError):
+    except (ConfigError, TypeError, ValueError):
         return said
     from vislab.models.objects import python_only  # on use (see the imports)
 
@@ -301,7 +252,7 @@ def _model_name(folder: Path) -> object:
     """The model name the config.yaml of the run in ``folder`` gives; None where it cannot be read."""
     try:
         return setting(stored_tree(folder), "model.name")
-    except (OSError, yaml.YAMLError):
+    except ConfigError:
         return None
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import yaml
-
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
 from vislab.config.build import setting, stored_tree
 from vislab.config.notes import augmentations_on
 from vislab.config.unread import unread_setting
+from vislab.errors import ConfigError
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.for_people import setting_text
 from vislab.experiments.results.seed_rows import seeds_differing
@@ -55,7 +54,7 @@ def select_metrics(
             continue
         try:
             metric = setting(stored_tree(run_dir), "train.select_metric")
-        except (OSError, yaml.YAMLError):
+        except ConfigError:
             continue
         if metric:
             out[name] = str(metric)

@@ -24,7 +24,7 @@ from optuna.distributions import (
 )
 
 from vislab.config import build_config, set_dotted
-from vislab.config.build import set_model
+from vislab.config.build import set_model, setting
 from vislab.data.sources import require_source
 from vislab.errors import ConfigError
 from vislab.models import check_model_options, model_kwargs
@@ -142,7 +142,7 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
         else:
             set_dotted(tree, key, value)
     for key, by_index in items.items():
-        current = _get_dotted(tree, key)
+        current = setting(tree, key)
         if not isinstance(current, (list, tuple)):
             current = default_list(tree, key) or []
         new = list(current)
@@ -164,7 +164,7 @@ def whole_lists(base: dict, values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
         head = key.rpartition(".")[0] if _is_item(key) else key
-        out[head] = _get_dotted(tree, head) if head != key else value
+        out[head] = setting(tree, head) if head != key else value
     return out
 
 
@@ -173,9 +173,9 @@ def default_list(tree: dict, key: str) -> list | None:
     signature) or the config schema's; None when there is none (e.g. cnn's widths: its preset decides)."""
     try:
         if key.startswith("model.") and key.count(".") == 1:
-            default = model_kwargs(str(_get_dotted(tree, "model.name"))).get(key[len("model.") :])
+            default = model_kwargs(str(setting(tree, "model.name"))).get(key[len("model.") :])
         else:
-            default = _get_dotted(build_config(tree, source="sweep base").to_dict(), key)
+            default = setting(build_config(tree, source="sweep base").to_dict(), key)
     except ConfigError:
         return None
     return list(default) if isinstance(default, (list, tuple)) else None
@@ -186,7 +186,7 @@ def list_notes(base: dict, distributions: dict[str, BaseDistribution]) -> list[s
     trials' list is those items alone."""
     notes = []
     for key in sorted({k.rpartition(".")[0] for k in distributions if _is_item(k)}):
-        unset = _get_dotted(base, key) is None and "model.name" not in distributions
+        unset = setting(base, key) is None and "model.name" not in distributions
         if unset and default_list(base, key) is None:
             swept = sorted(k for k in distributions if k.rpartition(".")[0] == key)
             notes.append(
@@ -219,7 +219,7 @@ def _as_number(base: dict, key: str, choice: Any) -> Any:
     tree = copy.deepcopy(base)
     apply_values(tree, {key: choice})
     try:
-        value = _get_dotted(build_config(tree, source="sweep space").to_dict(), key)
+        value = setting(build_config(tree, source="sweep space").to_dict(), key)
     except ConfigError:
         return choice  # check_values names the mistake
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -341,13 +341,6 @@ def _is_item(key: str) -> bool:
     """A key that sets one item of a list (``model.widths.1``)."""
     head, _, last = key.rpartition(".")
     return bool(head) and last.isdigit()
-
-
-def _get_dotted(tree: dict, key: str) -> Any:
-    node: Any = tree
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def narrowed(

@@ -45,6 +45,7 @@ from vislab.config import (
     validate,
 )
 from vislab.config.files import misplaced_keys
+from vislab.config.schema import SELECT_METRICS
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.builtin_files import SWEEP_DIR
 from vislab.experiments.sweeps.samplers import PRUNERS, SAMPLERS, check_options, pruner_notes
@@ -57,7 +58,6 @@ from vislab.experiments.sweeps.space import (
 )
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
-METRICS = ("val_pacc", "val_acc", "val_loss")
 DEFAULT_CURVES = (
     30  # a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
 )
@@ -150,9 +150,9 @@ class SweepSpec(SpecFile):
     @field_validator("metric")
     @classmethod
     def _validation_metric(cls, metric: str) -> str:
-        if metric not in METRICS:
+        if metric not in SELECT_METRICS:
             raise ValueError(
-                f"must be one of {', '.join(METRICS)} (hyper-parameters are chosen on validation "
+                f"must be one of {', '.join(SELECT_METRICS)} (hyper-parameters are chosen on validation "
                 f"data, never on test)"
             )
         return metric
