@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vislab.data.fingerprint import data_change
 from vislab.data.types import Splits
-from vislab.training.checkpoint import PickedCheckpoint, weights_at
+from vislab.training.checkpoint import PickedCheckpoint
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -52,8 +52,9 @@ def claimed_score(
     overrides: Sequence[str],
 ) -> Claimed | None:
     """What the summary.json of ``run`` (None: a checkpoint outside a run folder) records for ``split``
-    (val or test) where it is a score of the weights ``picked`` (loaded) gives: those summary.json scored
-    (:func:`_scored_these`), on the split drawn as the run drew it (no setting but :data:`_SAME_SAMPLES`;
+    (val or test) where it is a score of the weights ``picked`` (loaded) gives: those summary.json
+    scored (:meth:`PickedCheckpoint.scored_in`; eval scores them, so a file changed since shows as a
+    score that disagrees), on the split drawn as the run drew it (no setting but :data:`_SAME_SAMPLES`;
     data whose fingerprint is the one the run recorded, as many samples as summary.json counts); None
     otherwise."""
     record = picked.load().record
@@ -64,20 +65,9 @@ def claimed_score(
     if data_change(record.data, splits.fingerprint) is not None or run is None:
         return None
     summary = RunDir(run).read_summary() or RunSummary()
-    if not _scored_these(summary, picked):
+    if not picked.scored_in(summary):
         return None
     value, n = getattr(summary, f"{split}_acc"), getattr(summary, f"n_{split}")
     if value is None or n != len(dict(splits.items())[split]):
         return None
     return Claimed(run / "summary.json", f"{split}_acc", value, summary.precision)
-
-
-def _scored_these(summary: RunSummary, picked: PickedCheckpoint) -> bool:
-    """Whether the weights ``picked`` gives are those ``summary`` scored: of the end of its
-    ``best_epoch`` — best.pt of that epoch, or a last.pt saved then, whose weights (its ``train.ema``
-    average where it holds one) are what best.pt held or, best.pt gone, what the run scored. Not a
-    last.pt of a later epoch (standing in for a deleted best.pt), nor one saved mid-epoch."""
-    return summary.best_epoch is not None and weights_at(picked.load()) == (
-        summary.best_epoch,
-        None,
-    )

@@ -135,11 +135,10 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     whether they are a weight average (``ema_average``): the model's own, which its eval forward uses
     (``model_average``: ``ModelHooks.eval_weight_average``), or the ``train.ema`` average (a best.pt of
     such a run, or its last.pt, asked for or standing in for a best.pt it lacks: ``picked.ema_average``);
-    and the run's ``test_acc`` from summary.json where that scored these
-    weights (a finished run's best.pt, of the epoch it names, trained with the run's model, data and
-    seed: not one copied from another run; or its last.pt where the weights used of it, its
-    ``train.ema`` average where it holds one, are the very weights of that best.pt:
-    :func:`_same_weights`), else None."""
+    and the test accuracy of the run's summary.json where that scored these weights
+    (:meth:`PickedCheckpoint.scored_in`) and they were trained with the run's model, data and seed (not
+    copied from another run) — an export cannot score them, so where the file at hand is not the one
+    scored its weights must equal that file's (:func:`_same_weights`) — else None."""
     ckpt_path, ckpt = picked.path, picked.load()
     if ckpt_path.name == "best.pt":
         averaged = setting(ckpt.record.config, "train.ema.decay", 0) > 0
@@ -148,31 +147,33 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     epoch, step = weights_at(ckpt)
     in_run = ckpt_path.parent.name == "checkpoints"
     summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or RunSummary()
-    best = (
-        summary.best_epoch == epoch
+    scored = (
+        picked.scored_in(summary)
         and _same_run(ckpt.record.config, ckpt_path.parent.parent / "config.yaml")
-        and (ckpt_path.name == "best.pt" or _same_weights(picked.weights(ckpt), summary, ckpt_path))
+        and _same_weights(picked, summary)
     )
     return WeightsOrigin(
         file=f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
         epoch=epoch,
         step=step,
         ema_average=averaged or model_average,
-        test_acc=summary.test_acc if best and summary.complete else None,
+        test_acc=summary.test_acc if scored else None,
     )
 
 
-def _same_weights(state: dict[str, torch.Tensor], summary: RunSummary, ckpt_path: Path) -> bool:
-    """Whether ``state`` (the weights used of a run's last.pt) are those its summary.json scored: the
-    scores are of best.pt, and that file's tensors equal these."""
-    best = ckpt_path.with_name("best.pt")
-    if not (summary.scored or "").startswith("best.pt") or not best.is_file():
-        return False
+def _same_weights(picked: PickedCheckpoint, summary: RunSummary) -> bool:
+    """Whether the weights used of ``picked`` are those of the file ``summary`` scored
+    (:meth:`RunSummary.scored_file`): that file itself, or tensor for tensor the weights used of it
+    (its ``train.ema`` average where it holds one); False where that file is gone or unreadable."""
+    name = summary.scored_file()
+    if name is None or name == picked.path.name:
+        return name is not None
     try:
-        scored = load_checkpoint(best).state_dict
+        theirs = picked.weights(load_checkpoint(picked.path.with_name(name)))
     except UserError:
         return False
-    return scored.keys() == state.keys() and all(torch.equal(scored[k], state[k]) for k in state)
+    ours = picked.weights(picked.load())
+    return theirs.keys() == ours.keys() and all(torch.equal(theirs[k], ours[k]) for k in ours)
 
 
 def _same_run(config: dict | None, run_config: Path) -> bool:

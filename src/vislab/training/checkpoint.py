@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import torch
 
     from vislab.training.record import Checkpoint
+    from vislab.training.summary import RunSummary
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
@@ -191,6 +192,16 @@ class PickedCheckpoint:
         return self.run is not None and (
             self.path.name == "best.pt" or (self.standing_in and self.ema_average)
         )
+
+    def scored_in(self, summary: RunSummary) -> bool:
+        """Whether ``summary`` (summary.json of the run this file is in) scored the weights used: it
+        names the file it scored (:meth:`RunSummary.scored_file`), and these are of the end of its
+        ``best_epoch``. best.pt and a last.pt saved at the end of the same epoch hold the same weights
+        (last.pt's ``train.ema`` average where it holds one), so either is; not a last.pt of a later epoch
+        (standing in for a deleted best.pt), nor one saved mid-epoch. Read from the epochs the files
+        record: whoever must know the tensors are those of the file scored compares them."""
+        scored = summary.scored_file() is not None and summary.best_epoch is not None
+        return scored and weights_at(self.load()) == (summary.best_epoch, None)
 
     def show_note(self) -> None:
         """Warn the note, if any, as a :class:`CheckpointNote`."""

@@ -155,7 +155,7 @@ class ScoredWeights:
     """Which weights a run's scores are of (summary.json's ``scored``, the done: line's parenthesis)."""
 
     # "best.pt, epoch 6", "the last weights, epoch 10", "the train.ema average of the last weights,
-    # epoch 10" or "fitted on the train split"
+    # epoch 10" or "fitted on the train split": summary.SCORED_TEXTS reads which file each is of
     said: str
     epoch: int | None  # their epoch (summary.json's best_epoch: train_acc and train_loss are its)
 
@@ -249,9 +249,13 @@ def _summary(
 
 
 def best_pt_epoch(summary: RunSummary) -> int | None:
-    """The epoch of the best.pt a run's scores are of (summary.json's ``best_epoch`` where ``scored`` says
-    best.pt; a stopped run's, not scored yet, too): what its curves mark. None for other weights."""
-    return summary.best_epoch if (summary.scored or "best.pt").startswith("best.pt") else None
+    """The epoch of the best.pt a run's scores are of (summary.json's ``best_epoch`` where they are of
+    best.pt: :meth:`RunSummary.scored_file`; a stopped run's, not scored yet, is best.pt's too): what its
+    curves mark. None for the last weights, and for a model fitted once (no epochs to pick from)."""
+    file = summary.scored_file()
+    unscored = file is None and summary.scored is None  # a stopped run: its best_epoch is best.pt's
+    of_best = file == "best.pt" or unscored
+    return summary.best_epoch if of_best and summary.trained_by != "fit_arrays" else None
 
 
 @dataclass

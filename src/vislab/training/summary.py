@@ -20,7 +20,7 @@ import typing
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from vislab.errors import Note
 from vislab.training.typed_json import mistyped, typed_fields
@@ -29,6 +29,17 @@ if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json 
     from vislab.training.state import LoopState, Saved
 
 PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
+#: the checkpoint file whose weights a run's scores are of (:meth:`RunSummary.scored_file`)
+ScoredFile = Literal["best.pt", "last.pt"]
+#: how summary.json's ``scored`` begins (``scoring.load_scored`` writes it) → the file of those weights:
+#: best.pt's (a fitted model's too: its fit is saved there), or the last weights' (last.pt's; their
+#: ``train.ema`` average where the run kept one), scored where best.pt was gone
+SCORED_TEXTS: dict[str, ScoredFile] = {
+    "best.pt": "best.pt",
+    "fitted on the train split": "best.pt",
+    "the last weights": "last.pt",
+    "the train.ema average of the last weights": "last.pt",
+}
 
 
 @dataclass(repr=False)
@@ -136,6 +147,17 @@ class RunSummary:
     def complete(self) -> bool:
         """Whether the run finished (``status`` "complete")."""
         return self.status == "complete"
+
+    def scored_file(self) -> ScoredFile | None:
+        """The checkpoint file whose weights the scores are of, at the end of epoch ``best_epoch``:
+        "best.pt", or "last.pt" where best.pt was gone when the run was scored (``scored`` says so; with
+        ``train.ema``, the average last.pt holds). A finished run's summary.json without ``scored`` (older
+        vislab 0.1.0 wrote none) is of best.pt, which that vislab scored wherever it was, as its first
+        evaluation wrote it: "best.pt". None where it holds no scores (a stopped run, a pruned trial) or
+        ``scored`` is a text vislab never wrote (edited by hand)."""
+        if self.scored is None:
+            return "best.pt" if self.complete else None
+        return next((f for t, f in SCORED_TEXTS.items() if self.scored.startswith(t)), None)
 
     def __repr__(self) -> str:
         """The fields the file holds, as summary.json orders them (a notebook shows a run's record)."""
