@@ -5,10 +5,10 @@ import contextlib
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from vislab.plotting.canvas import save_figure
 from vislab.plotting.legend import run_style
 from vislab.plotting.roc import roc_figure
 from vislab.plotting.runs import curves_figure, plot_curves_overlay
@@ -65,16 +65,17 @@ def test_beyond_ten_runs_markers_tell_runs_of_one_colour_apart():
 
 
 def test_saved_png_keeps_the_outside_legend(tmp_path):
+    """Laid out constrained (session 27), the figure holds its legend right of the panels: no save
+    crops it away."""
     path = plot_curves_overlay(_histories(9), tmp_path / "curves.png")
-    bare = curves_figure(_histories(9))
-    for ax in bare.axes:
-        if ax.get_legend():
-            ax.get_legend().remove()
-    bare_path = save_figure(bare, tmp_path / "bare.png")
-    with Image.open(path) as img, Image.open(bare_path) as without:
-        assert (
-            img.size[0] > without.size[0] + 50
-        )  # the tight crop kept the legend right of the panels
+    fig = curves_figure(_histories(9))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend = fig.axes[-1].get_legend().get_window_extent(renderer)
+    assert max(ax.get_window_extent(renderer).x1 for ax in fig.axes) < legend.x0
+    assert legend.x1 <= fig.bbox.x1
+    with Image.open(path) as img:  # saved at 110 dpi, cropped to what is drawn
+        assert img.size[0] >= (legend.x1 - fig.axes[0].get_tightbbox(renderer).x0) * 110 / fig.dpi
 
 
 def _report_curves(tmp_path, histories, groups):

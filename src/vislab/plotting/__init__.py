@@ -8,6 +8,7 @@ Below ``train`` in the layers: it imports nothing of vislab but ``errors``. Its 
 - ``style``: the page style (rcParams for figures printed 3.3 or 6.9 in wide, text ≥ 8 pt, Okabe–Ito colours);
 - ``runs``: learning curves, confusion matrix, per-class accuracy, ROC curves (``*_figure`` → Figure,
   ``plot_*`` → PNG);
+- ``spans``: a near-flat curve's y axis at a least span, without an offset (no magnified round-off);
 - ``images``: image grids and mosaics, 2-D feature scatter plots;
 - ``sweeps``: bars (parameter importances), objective history, parallel coordinates;
 - ``boundary``: the decision boundary of a classifier on 2-D features;

@@ -10,10 +10,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
-from vislab.plotting.legend import legend_beside, run_style
+from vislab.plotting.legend import NOT_A_RUN, legend_beside, run_style
 
 # classes past ROC_LINES: a ROC draws the ROC_EACH of lowest and of highest AUC, and the macro average
 ROC_LINES, ROC_EACH = 20, 5
+# the averages in black, no class line's colour (run_style), thicker than the classes' lines (1 pt), told
+# apart from each other by their dashes; the chance diagonal thin and grey
+MACRO_LINE = dict(color=NOT_A_RUN, ls="--", lw=2.2)
+MICRO_LINE = dict(color=NOT_A_RUN, ls=":", lw=2.2)
+CHANCE_LINE = dict(color="0.6", ls="-", lw=0.7)
 
 
 def roc_figure(
@@ -24,15 +29,15 @@ def roc_figure(
     micro: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> Figure:
     """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
-    lines of every figure are (:func:`run_style`: the palette's colours, then each round of them with
-    another marker and line style), the legend beside the axes, and their macro average
-    (:func:`_macro_line`). Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest
-    AUC only (the macro average still of all), the legend's title saying so. ``pooled``: the number of
-    seeds whose predictions the curves pool (0: one run's), which the macro line's label names, its AUC
-    being the pooled predictions', not the mean of the seeds' test_auc the tables give. ``micro``: the
-    micro average of the raw scores the curves are of (every one-vs-rest pair pooled:
-    :func:`vislab.training.roc.micro_roc`'s false and true positive rates and area), drawn too with its
-    AUC ("micro AUC 0.995"); None: not drawn."""
+    lines of every figure are (:func:`run_style`: the palette's colours but black, then each round of
+    them with another marker and line style), the legend beside the axes, and their macro average
+    (:func:`_macro_line`, :data:`MACRO_LINE`). Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of
+    lowest and of highest AUC only (the macro average still of all), the legend's title saying so.
+    ``pooled``: the number of seeds whose predictions the curves pool (0: one run's), which the macro
+    line's label names, its AUC being the pooled predictions', not the mean of the seeds' test_auc the
+    tables give. ``micro``: the micro average of the raw scores the curves are of (every one-vs-rest
+    pair pooled: :func:`vislab.training.roc.micro_roc`'s false and true positive rates and area), drawn
+    too with its AUC ("micro AUC 0.995", :data:`MICRO_LINE`); None: not drawn."""
     fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
     ax = fig.subplots()
     areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
@@ -55,8 +60,8 @@ def roc_figure(
     if micro is not None:
         fpr, tpr, area = micro
         label = f"micro AUC {area:.3f}" + (f" (of {pooled} seeds pooled)" if pooled else "")
-        ax.plot(fpr, tpr, color="k", ls="--", lw=1.5, label=label)
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.plot(fpr, tpr, label=label, **MICRO_LINE)
+    ax.plot([0, 1], [0, 1], **CHANCE_LINE)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     if roc:
@@ -83,7 +88,7 @@ def _macro_line(
         pooled
     )
     label += f" ({', '.join(said)})" if said else ""
-    ax.plot(grid, mean, color="k", lw=2, label=label)
+    ax.plot(grid, mean, label=label, **MACRO_LINE)
 
 
 def plot_roc(

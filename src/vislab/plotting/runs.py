@@ -20,6 +20,7 @@ from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.confusion_cells import draw_cells, empty_rows, row_shares
 from vislab.plotting.curves_same import run_labels
 from vislab.plotting.legend import legend_outside, run_style
+from vislab.plotting.spans import keep_span
 from vislab.plotting.steps import draw_step_losses
 from vislab.plotting.style import ReflowLayout, name_ticks
 
@@ -129,7 +130,7 @@ def curves_figure(
         r.get(k) is not None for rows in histories.values() for r in rows for k, *_ in PACC_CURVES
     )
     curves = CURVES + PACC_CURVES if pacc else CURVES
-    fig = NotebookFigure(figsize=(15, 4) if pacc else (11, 4))
+    fig = NotebookFigure(figsize=(15, 4) if pacc else (11, 4), layout="constrained")
     axes = fig.subplots(1, 3 if pacc else 2)
     points = False  # some curve is a single point
     best = {n: e for n, e in (best or {}).items() if n in histories and e is not None}
@@ -186,7 +187,8 @@ def _curves_legend(
 
 def label_epoch_axes(axes: Iterable[Axes], epochs: set[int]) -> None:
     """The loss and accuracy panels' axes (a run's, a sweep's trials'; a run's per-class accuracy too,
-    :data:`PANELS`): whole epochs (``epochs``, those drawn), labels, a grid."""
+    :data:`PANELS`), called once their curves are drawn: whole epochs (``epochs``, those drawn), labels,
+    a grid, a near-flat curve drawn flat (:func:`~vislab.plotting.spans.keep_span`)."""
     for ax, label in zip(axes, PANELS):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if len(epochs) == 1:  # one epoch: its tick alone (the locator would invent fractions)
@@ -194,6 +196,7 @@ def label_epoch_axes(axes: Iterable[Axes], epochs: set[int]) -> None:
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        keep_span(ax)
 
 
 def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:

@@ -27,7 +27,7 @@ MIN_PT = 8.0  # the smallest text a page figure holds
 MIN_HEIGHT_IN = 2.2  # the lowest page figure: room for an axis label at MIN_PT and its ticks
 DPI = 300  # the PNG's resolution
 # Okabe & Ito (2008), "Color Universal Design": told apart with every common colour-vision deficiency
-# (black last: it is the legend's colour for kinds of line; yellow late: faint on white)
+# (black last: no run's colour, legend.NOT_A_RUN, but a ROC's averages'; yellow late: faint on white)
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 PAGE_RC = {
@@ -175,7 +175,10 @@ def _legends_below(fig: Figure) -> None:
         under += legend.below
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout(rect=(0, total / fig.get_figheight(), 1, 1))
+        # twice: the first measures the panels' texts as an earlier layout (a constrained one, at the
+        # figure's old size) left them, and may place the x axis's labels over the legends
+        for _ in range(2):
+            fig.tight_layout(rect=(0, total / fig.get_figheight(), 1, 1))
 
 
 def _below(fig: Figure) -> list[Legend]:
