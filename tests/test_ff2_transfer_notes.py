@@ -154,9 +154,10 @@ BN_NET = textwrap.dedent(
 
 
 def test_no_batch_norm_note_for_statistics_loaded_from_weights(capsys, tmp_path, monkeypatch):
-    """3 batches in all: batch norm trained from scratch gets the note; statistics that start from a
-    weights file (model.weights) or from another run (train.init_from) do not, whatever values they hold
-    (here those of a run whose batch norm train.freeze held: mean 0, variance 1)."""
+    """3 batches in all: batch norm trained from scratch gets the note; statistics that start from
+    another run (train.init_from) do not, whatever values they hold (here those of a run whose batch norm
+    train.freeze held: mean 0, variance 1); nor do those a user's builder loads from its own weights file
+    (its model.weights means nothing to vislab: the statistics are no longer their starting values)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bnnet.py").write_text(BN_NET)
     own = ["model.name=bnnet.py:build", "train.batch_size=64"]
@@ -166,8 +167,9 @@ def test_no_batch_norm_note_for_statistics_loaded_from_weights(capsys, tmp_path,
     assert code == 0 and "uses batch norm" not in text, text
     state = torch.load("held/checkpoints/best.pt", weights_only=False)["state_dict"]
     assert state["1.running_var"].eq(1).all()  # frozen: never updated
-    torch.save(state, "held.pth")
-    for extra in ("model.weights=held.pth", "train.init_from=held"):
+    trained = torch.load("scratch/checkpoints/best.pt", weights_only=False)["state_dict"]
+    torch.save(trained, "trained.pth")
+    for extra in ("model.weights=trained.pth", "train.init_from=held"):
         code, text = cli(capsys, "train", *_sets(*own, extra), "--out", extra.split("=")[0])
         assert code == 0 and "uses batch norm" not in text, (extra, text)
 

@@ -20,7 +20,9 @@ import vislab
 from conftest import one_line
 from vislab.errors import Note, UserError
 from vislab.models import build_model
+from vislab.models.registry import WeightOptions
 from vislab.models.weights import read_state_dict
+from vislab.training import finetune
 
 
 def _notes(fn, *args, **kwargs) -> tuple[object, list[str]]:
@@ -165,7 +167,8 @@ def test_timm_weights_without_refs_main_say_the_command_that_names_the_snapshot(
 
 
 class Net(nn.Module):
-    """A conv and a head, for images of any size; ``pretrained`` as a library model's (it loads nothing)."""
+    """A conv and a head, for images of any size; ``pretrained`` as a library model's (it loads nothing),
+    where a test declares it so (:func:`_declared`)."""
 
     def __init__(self, num_classes: int, input_shape: tuple[int, ...], pretrained: bool = False):
         super().__init__()
@@ -207,9 +210,19 @@ def test_init_from_a_run_of_other_inputs_says_how_to_prepare_them_as_there(unnor
     assert not any("were trained on inputs" in n for n in again), again
 
 
-def test_pretrained_notes_on_default_normalisation_and_under_init_from(unnormalised, tmp_path):
+def _declared(monkeypatch) -> None:
+    """Net's ``pretrained`` read as a family's that loads published weights (a user's option of that
+    name means nothing to vislab: only vislab's families declare theirs, registry.COPIES_WEIGHTS)."""
+    published = WeightOptions(published="pretrained", file="weights")
+    monkeypatch.setattr(finetune, "weight_options", lambda name: published)
+
+
+def test_pretrained_notes_on_default_normalisation_and_under_init_from(
+    unnormalised, tmp_path, monkeypatch
+):
     """model.pretrained=true on the default data.normalize suggests imagenet (not where it is given);
     under a train.init_from that replaces every tensor it does nothing, as its note says."""
+    _declared(monkeypatch)
     notes = _train(tmp_path / "a", model__pretrained=True)
     assert any("--set data.normalize=imagenet / data__normalize='imagenet'" in n for n in notes)
     notes = _train(tmp_path / "b", model__pretrained=True, data__normalize="none")

@@ -191,13 +191,11 @@ def _dry_run(
 def _start_notes(cfg: Config) -> list[str]:
     """The notes a trial of the base config ``cfg`` gives as it starts and that need no data, as a suite's
     dry run says them (``foreseen_notes``)."""
-    from vislab.experiments.suites.foresee import (  # on use (see the imports)
-        Foreseen,
-        declared_trained_by,
-        foreseen_notes,
-    )
+    # on use (see the imports)
+    from vislab.experiments.suites.foresee import Foreseen, foreseen_notes
+    from vislab.experiments.suites.plan import declared_trained_by
 
-    how = declared_trained_by(cfg.model.name)
+    how = declared_trained_by(cfg.model.name, cfg.model.kwargs())
     trial = Foreseen("each trial", "start", "", config=cfg, settings={}, trained_by=how)
     return [note.removeprefix("note (each trial): ") for note in foreseen_notes([trial])]
 

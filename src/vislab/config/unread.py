@@ -38,10 +38,14 @@ UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-# the model whose own step is known: mlp-scratch's hand-written levels (model.impl manual, autograd, module)
-# step by plain SGD at optim.lr (models/scratch.py ``manual_step``), which its model.impl=optim gets with
-# optim.name=sgd — so their optim.name, never read, amounts to sgd (a user's own step may be anything)
-OWN_STEP_SAME_AS: dict[str, dict[str, Any]] = {"mlp-scratch": {"optim.name": "sgd"}}
+#: what a step of plain SGD at optim.lr amounts to in the optim.* it never reads: torch.optim's SGD
+PLAIN_SGD: dict[str, Any] = {"optim.name": "sgd"}
+
+# registered model name → what its own step amounts to, for the comparison tables, which know a run by its
+# config and summary.json alone (no model built, torch not loaded). The one table of the kind keyed by a
+# name: mlp-scratch's hand-written levels declare they step by plain SGD (models/scratch.py, ``plain_sgd``,
+# which tests/test_s27_trained_by.py holds to this entry); a user's own step may be anything.
+OWN_STEP_SAME_AS: dict[str, dict[str, Any]] = {"mlp-scratch": PLAIN_SGD}
 
 
 def own_step_same_as(model: str | None, trained_by: str) -> dict[str, Any]:

@@ -14,10 +14,11 @@ names; it never looks for other attributes. Every hook's default does nothing sp
 
 The hooks, by what asks for them:
 
-- how the model is trained: ``trained_by`` (with ``fit_arrays`` or ``manual_step``), ``init_from_data``,
-  ``after_step``, ``flip_policy``, ``no_weight_decay``, and ``head_modules``, the classifier head that
-  ``optim.head_lr`` trains at its own learning rate (default: the last ``nn.Linear`` to the classes,
-  :func:`last_linear_to`);
+- how the model is trained: ``trained_by`` (with ``fit_arrays`` or ``manual_step``; ``built_as``: the class
+  a family's options pick, known before it is built; ``plain_sgd``: hand-written levels that step by plain
+  SGD), ``init_from_data``, ``after_step``, ``flip_policy``, ``no_weight_decay``, and ``head_modules``, the
+  classifier head that ``optim.head_lr`` trains at its own learning rate (default: the last ``nn.Linear``
+  to the classes, :func:`last_linear_to`);
 - what it offers the figures (``vislab explain``, the report): the layer Grad-CAM weighs
   (``gradcam_layer``), a transformer's token grid, attention maps and position embedding. Their defaults
   fit a plain network: its last convolutional feature map after its activation for Grad-CAM
@@ -25,7 +26,8 @@ The hooks, by what asks for them:
 - what ``vislab model info``, ``vislab export`` and ``vislab model gradcheck`` describe:
   ``measured_network``, ``eval_tta``, ``eval_weight_average`` (with ``weight_average_option``, which the
   set-up's notes name too), and ``hand_written_gradients``, a backward pass written by hand that gradcheck
-  compares with autograd (default: none).
+  compares with autograd (default: none);
+- what the set-up says of images too small for the model: ``weights_input_size``, ``total_stride``.
 
 A library's models, which cannot subclass ``ModelHooks``, get hooks bound to them by
 ``register_library_hooks`` (timm's, in :mod:`vislab.models.timm_zoo`). A transformer built on torch's
@@ -36,15 +38,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn as nn
 
-# how a model may be trained, and the settings each way leaves unread (UNREAD_SECTIONS), are declared with
-# the other settings that are read or not (config/unread.py), where the comparison tables read them without
-# loading torch
-from vislab.config.unread import TrainedBy
+# how a model may be trained, what each way leaves unread and what plain SGD amounts to are declared with
+# the other settings read or not (config/unread.py), where the comparison tables read them without torch
+from vislab.config.unread import PLAIN_SGD, TrainedBy
 
 FlipPolicy = Literal["random", "alternate"]
 
@@ -88,6 +89,30 @@ class HandWrittenGradients:
     symbols: list[str] | None = None
 
 
+@dataclass(frozen=True)
+class PlainSGDLevels:
+    """A family whose levels that step by hand (``trained_by="manual_step"``) make plain SGD steps at
+    ``optim.lr`` (their unread optim.* amounts to ``config.unread.PLAIN_SGD``) beside a level ``torch.optim``
+    trains, as messages name them: ``option`` and ``by_optim``, the model option and its value that train the
+    same network by ``torch.optim`` (mlp-scratch's ``impl``, ``optim``); ``by_hand``, its values that step by
+    hand; ``course``, the learning rate a course trains it at, said beside Adam's default one ("": none)."""
+
+    option: str
+    by_optim: str
+    by_hand: tuple[str, ...]
+    course: str = ""
+
+    def sgd_sets(self, by_optim: bool = True) -> tuple[str, str]:
+        """The settings that train as the hand-written step does by ``torch.optim`` (``PLAIN_SGD``), the
+        option that picks its level first (``by_optim``): (``--set`` options, Python keyword arguments)."""
+        option = [(f"model.{self.option}", self.by_optim)] if by_optim else []
+        sets = [*option, *PLAIN_SGD.items()]
+        return (
+            " ".join(f"--set {k}={v}" for k, v in sets),
+            ", ".join(f"{k.replace('.', '__')}={v!r}" for k, v in sets),
+        )
+
+
 class ModelHooks:
     """The trainer's side of a model (how it is trained, the moments it may act, its classifier head) and
     what it offers figures (Grad-CAM layer, token grid, attention maps, position embedding)."""
@@ -117,6 +142,17 @@ class ModelHooks:
     #: (e.g. `fast`'s ``("ema_decay", 0.98)``), for messages to name; None where no option of the model's
     #: does (the default).
     weight_average_option: tuple[str, float] | None = None
+
+    #: For a family whose hand-written levels step by plain SGD beside a level ``torch.optim`` trains, what
+    #: they are (:class:`PlainSGDLevels`: mlp-scratch's), declared by every level, for messages to name.
+    #: None (default): no such levels, or a step of the model's own, which vislab does not describe.
+    plain_sgd: PlainSGDLevels | None = None
+
+    @classmethod
+    def built_as(cls, options: dict[str, Any]) -> type[ModelHooks]:
+        """The class the family builds with ``model.*`` ``options``, known before it is built (a suite's dry
+        run reads its ``trained_by``): this class (default), or the one its options pick (mlp-scratch's)."""
+        return cls
 
     def fit_arrays(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Fit on the whole train split at once: ``x`` normalised inputs N×…, ``y`` labels N.
@@ -217,6 +253,16 @@ class ModelHooks:
         trains, so that the table counts each layer once."""
         return None
 
+    def weights_input_size(self) -> tuple[int, ...] | None:
+        """The input shape (C, H, W) the model's pretrained weights were made for, which a refusal of
+        images too small for its layers names; None (default): none known."""
+        return None
+
+    def total_stride(self) -> int | None:
+        """How many times a CNN's strides and pools shrink the side of its input by the end of its last
+        stage, which a note on images left as a 1×1 map reads; None (default): not known."""
+        return None
+
 
 # what follows a conv in a Sequential without changing its map's shape: its normalisation and activation
 _NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm, nn.InstanceNorm2d)
@@ -309,8 +355,7 @@ class BoundHooks(ModelHooks):
         self.model = model
 
     def gradcam_layer(self) -> nn.Module | None:
-        """The model's last conv feature map after its activation, or None (see
-        ``ModelHooks.gradcam_layer``)."""
+        """The last conv feature map after its activation, or None (``ModelHooks.gradcam_layer``)."""
         return default_gradcam_layer(self.model)
 
 

@@ -8,12 +8,14 @@ import fnmatch
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import torch.nn as nn
 
 from vislab.config.overrides import as_yaml
-from vislab.models.hooks import model_size, stores_buffers
+from vislab.errors import UserCodeError
+from vislab.models.hooks import TokenGrid, hooks_of, model_size, stores_buffers
 from vislab.models.layer_table import NO_PASS, AttentionCost, LayerRow, layer_table
 from vislab.models.option_checks import allowed_values, type_descriptions
 from vislab.models.options import option_help
@@ -117,7 +119,7 @@ class ModelInfo:
             t.output_shape,
             rows,
             **totals,
-            attention=_with_grid(t.attention, model, input_shape),
+            attention=_with_grid(t.attention, model, name, input_shape),
             note=t.note,
             counts_buffers=counts_buffers,
             frozen=tuple(frozen),
@@ -188,15 +190,29 @@ class ModelInfo:
 
 
 def _with_grid(
-    a: AttentionCost | None, model: nn.Module, input_shape: Sequence[int]
+    a: AttentionCost | None, model: nn.Module, name: str, input_shape: Sequence[int]
 ) -> AttentionCost | None:
-    """``a`` with its patch grid from the model's ``token_grid`` hook where no patchify convolution
+    """``a`` with its patch grid from the model's ``token_grid`` hook (read through ``hooks_of``: a method
+    of that name on a class that does not subclass ModelHooks is no hook) where no patchify convolution
     showed it (a ViT's shifted patch tokenization cuts its patches without one)."""
-    hook = getattr(model, "token_grid", None)
-    tokens = hook() if a is not None and a.grid is None and callable(hook) else None
+    if a is None or a.grid is not None:
+        return a
+    tokens = hooks_of(model).token_grid()
     if tokens is None:
         return a
-    (gh, gw), (h, w) = tokens.grid, tuple(input_shape[-2:])
+    grid = getattr(tokens, "grid", None)
+    if not (
+        isinstance(tokens, TokenGrid)
+        and isinstance(grid, (tuple, list))
+        and len(grid) == 2
+        and all(isinstance(g, Integral) and g > 0 for g in grid)
+    ):
+        raise UserCodeError(
+            f"model '{name}': its token_grid() hook returned {tokens!r}; it must return a TokenGrid, "
+            f"e.g. TokenGrid(grid=(rows, columns), class_token=True), or None (see "
+            f"vislab.models.hooks.ModelHooks.token_grid)."
+        )
+    (gh, gw), (h, w) = grid, tuple(input_shape[-2:])
     return replace(a, grid=(gh, gw), patch=(h // gh, w // gw))
 
 

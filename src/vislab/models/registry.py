@@ -19,7 +19,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import torch.nn as nn
 from pydantic import PlainValidator, ValidationError
@@ -44,6 +44,16 @@ MODEL_PREFIXES: dict[str, Builder] = {}
 _CODE: dict[str, dict[str, Any]] = {}
 # model name → the values a preset fills its unset options with (register_model's ``presets``)
 _PRESETS: dict[str, Callable[[str | None], dict[str, Any]]] = {}
+
+
+class WeightOptions(NamedTuple):
+    """The options a family loads weights by (:data:`COPIES_WEIGHTS`): ``published`` true, a ``file``."""
+
+    published: str
+    file: str
+
+
+COPIES_WEIGHTS: dict[str, WeightOptions] = {}
 
 
 def _model_name(name: Any) -> str:
@@ -203,6 +213,7 @@ def unregister_model(name: str) -> None:
     """Remove model ``name`` from the registry (e.g. a test's toy family, when the test ends)."""
     _CODE.pop(name, None)
     _PRESETS.pop(name, None)
+    COPIES_WEIGHTS.pop(name, None)
     if MODELS.pop(name, None) is None:
         raise KeyError(f"no model '{name}' is registered")
 
@@ -215,6 +226,17 @@ def model_kwargs(name: str) -> dict[str, Any]:
         for k, p in params
         if k not in RESERVED and p.kind is not p.VAR_KEYWORD
     }
+
+
+def weight_options(name: str) -> WeightOptions | None:
+    """Model ``name``'s family's declared :class:`WeightOptions` (``timm:``'s); None for a user's model."""
+    return COPIES_WEIGHTS.get(name.partition(":")[0] + ":" if ":" in name else name)
+
+
+def copies_weights(name: str, options: dict[str, Any]) -> bool:
+    """Whether model ``name`` with ``options`` loads trained weights by the options it declares."""
+    w = weight_options(name)
+    return w is not None and (bool(options.get(w.published)) or options.get(w.file) is not None)
 
 
 def option_defaults(name: str, preset: str | None = None) -> dict[str, Any]:
@@ -237,8 +259,7 @@ def check_model_options(
     type or out of its declared range; builds nothing. ``source``: where the options were written (a
     sweep or suite file), named as a config error names it ("Invalid config (SOURCE): ..."); ``chosen``
     False: no model.name was given (``name`` is the default's), and an unknown option that is no typo of
-    the default's says so. A builder
-    that passes any option on (timm) checks its options when it builds: its ``kwargs`` come back as given."""
+    the default's says so. A builder that passes any option on (timm) checks them as it builds: as given."""
     invalid = (
         (lambda why: ConfigError(f"Invalid config ({source}):\n  {why}")) if source else ConfigError
     )
@@ -330,10 +351,9 @@ def _resolve(name: str) -> tuple[Builder, dict[str, Any] | None]:
 def require_registered(name: str, record: Any, trust_code: bool = False) -> None:
     """Before a run's model ``name`` is rebuilt, where no model has that name here but the run's
     ``record`` (its ``model_code``) says it was a class or builder of the user's registered in another
-    Python process (``@vislab.register_model("tiny")``, ``vislab.train(model=Net)``): its module
-    imported where it can be, under the trust rules of a file model (:func:`registered_import.import_registered`),
-    which registers it again; else ConfigError naming it (``__main__.Tiny``) and how to register it
-    again."""
+    Python process (``@vislab.register_model("tiny")``, ``vislab.train(model=Net)``): its module imported
+    where it can be, under a file model's trust rules (:func:`registered_import.import_registered`), which
+    registers it again; else ConfigError naming it (``__main__.Tiny``) and how to register it again."""
     where = record.get("object") if isinstance(record, dict) else None
     if name in MODELS or not isinstance(where, str) or user.is_user_reference(name):
         return

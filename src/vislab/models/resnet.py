@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from vislab.errors import UserError, show_note
 from vislab.models.options import described, pretrained_skipped, require_image_input
-from vislab.models.registry import register_model
+from vislab.models.registry import COPIES_WEIGHTS, WeightOptions, register_model
 from vislab.models.weights import WEIGHTS_WIN, load_fitting, read_state_dict
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1
@@ -104,6 +104,9 @@ def resnet18(
         fix = _other_file_fix(sd, weights)
         load_fitting(model, sd, "resnet18", _STEM_HINT * cifar_stem, fix, path)
     return model
+
+
+COPIES_WEIGHTS["resnet18"] = WeightOptions(published="pretrained", file="weights")
 
 
 # a torchvision ResNet's blocks per stage → its depth (basic blocks, bottlenecks)

@@ -32,7 +32,9 @@ Trainer hooks (``vislab.models.hooks``): the first three levels declare ``traine
 ``torch.optim``: plain SGD at the scheduled lr, its gradients left in each parameter's ``.grad`` (which
 ``train.track_grad_norm`` reads), so a run that sets what that step ignores (momentum,
 weight decay, label smoothing, grad clipping, ...) is refused (``training/checks.py`` ``check_own_step``);
-``optim`` declares ``trained_by = "optimizer"``. Every level declares its hand-written gradients
+``optim`` declares ``trained_by = "optimizer"`` (``ScratchMLP.built_as`` picks the class by ``impl``, for the
+builder and for a suite's dry run alike). Every level declares the family's levels that step by plain SGD
+(``plain_sgd``, which the trainer's messages name), its hand-written gradients
 (``hand_written_gradients``, which ``vislab model gradcheck`` compares with autograd through ``net``) and its
 head, ``net``'s last Linear (``head_modules``).
 """
@@ -40,18 +42,25 @@ head, ``net``'s last Linear (``head_modules``).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from pydantic import Field
 
-from vislab.models.hooks import HandWrittenGradients, ModelHooks
+from vislab.models.hooks import HandWrittenGradients, ModelHooks, PlainSGDLevels
 from vislab.models.options import Size, described
 from vislab.models.registry import register_model
 
 Impl = Literal["manual", "autograd", "module", "optim"]
+NAME = "mlp-scratch"
+LEVELS = PlainSGDLevels(
+    option="impl",
+    by_optim="optim",
+    by_hand=tuple(i for i in get_args(Impl) if i != "optim"),
+    course=f"RDFIA 1-ab trains {NAME} at optim.lr=0.03 with train.batch_size=10 (vislab suite mlp-basics)",
+)
 
 
 # --------------------------------------------------------------------- the maths, on plain tensors
@@ -85,6 +94,12 @@ class ScratchMLP(ModelHooks, nn.Module):
     """x → [linear → tanh] × len(hidden) → linear (logits); see the module docstring for the maths."""
 
     trained_by = "manual_step"
+    plain_sgd = LEVELS
+
+    @classmethod
+    def built_as(cls, options: dict[str, Any]) -> type[ScratchMLP]:
+        """The level's class: ``impl: optim``'s trained by ``torch.optim``, the others' by ``manual_step``."""
+        return OptimScratchMLP if options.get("impl") == LEVELS.by_optim else ScratchMLP
 
     def __init__(
         self, in_features: int, hidden: list[int], num_classes: int, impl: Impl, init_std: float
@@ -207,7 +222,7 @@ class OptimScratchMLP(ScratchMLP):
     trained_by = "optimizer"
 
 
-@register_model("mlp-scratch")
+@register_model(NAME)
 @described(
     {
         "hidden": "widths of the tanh hidden layers",
@@ -221,11 +236,11 @@ def mlp_scratch(
     hidden: list[Size] = [10],  # noqa: B006 (validated and copied by the registry)
     impl: Impl = "manual",
     init_std: Annotated[float, Field(gt=0, description="the homework uses 0.3")] = 0.3,
-) -> nn.Module:
+) -> ScratchMLP:
     """The RDFIA 1-ab MLP (tanh hidden layers, softmax + cross-entropy) at one of four implementation levels.
 
     ``init_std``: weights and biases ~ N(0, init_std²) as in the homework (0.3); for wide inputs such as
     28×28 images a smaller value (e.g. 0.05) keeps the tanh units out of saturation.
     """
-    cls = OptimScratchMLP if impl == "optim" else ScratchMLP
+    cls = ScratchMLP.built_as({"impl": impl})
     return cls(math.prod(input_shape), list(hidden), num_classes, impl, init_std)

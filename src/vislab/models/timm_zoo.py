@@ -40,10 +40,11 @@ from vislab.models.options import (
     resize_hint,
     size_setting,
 )
-from vislab.models.registry import register_model_prefix
+from vislab.models.registry import COPIES_WEIGHTS, WeightOptions, register_model_prefix
 from vislab.models.weights import WEIGHTS_WIN, check_architecture, read_state_dict, shown_names
 
 INSTALL = "pip install 'vislab[timm]'"
+COPIES_WEIGHTS["timm:"] = WeightOptions(published="pretrained", file="weights")
 
 
 @contextlib.contextmanager
@@ -86,9 +87,8 @@ def cached_weights(name: str) -> tuple[Path | None, list[str]]:
         from huggingface_hub import constants, try_to_load_from_cache  # optional, see above
 
         repo = cfg.hf_hub_id
-        for filename in dict.fromkeys(
-            [cfg.hf_hub_filename, "model.safetensors", "pytorch_model.bin"]
-        ):
+        names = [cfg.hf_hub_filename, "model.safetensors", "pytorch_model.bin"]
+        for filename in dict.fromkeys(names):
             if filename:
                 found = try_to_load_from_cache(repo, filename)
                 if isinstance(found, str) and Path(found).is_file():
@@ -139,14 +139,8 @@ def build_timm(
         )
     wanted = not pretrained_skipped() and (pretrained or weights is not None)
     file = _weights_file(name, weights, pretrained) if wanted else None
-    extra = (
-        dict(
-            pretrained=True,
-            pretrained_cfg_overlay=dict(file=str(file), custom_load=file.suffix == ".npz"),
-        )
-        if file is not None
-        else {}
-    )
+    overlay = dict(file=str(file), custom_load=file.suffix == ".npz") if file is not None else None
+    extra = dict(pretrained=True, pretrained_cfg_overlay=overlay) if file is not None else {}
     base = dict(num_classes=num_classes, in_chans=c, img_size=(h, w))
     with hub_offline(), _quiet_loading():
         model = _create(timm, name, {**base, **extra}, kwargs, file)
@@ -159,10 +153,8 @@ def build_timm(
 
 def _unknown_model(timm: ModuleType, name: str) -> str:
     """Why timm has no model ``name``: its names that differ only in case, else close ones; how to list them."""
-    names = timm.list_models()
-    near = [n for n in names if n.lower() == name.lower()] or difflib.get_close_matches(
-        name.lower(), names, n=3
-    )
+    names, low = timm.list_models(), name.lower()
+    near = [n for n in names if n.lower() == low] or difflib.get_close_matches(low, names, n=3)
     hint = f" Did you mean {', '.join(f'timm:{n}' for n in near)}?" if near else ""
     pattern = f"*{name.lower()}*"
     listing = f"'{pattern}'" if timm.list_models(pattern) else ""
@@ -216,10 +208,8 @@ def _create(
         return timm.create_model(name, **{**base, **kwargs})
     except TypeError as e:
         if "img_size" in str(e) and "img_size" in base and "img_size" not in kwargs:
-            # a model without a fixed input size (CNNs): try again without it
-            return _create(
-                timm, name, {k: v for k, v in base.items() if k != "img_size"}, kwargs, file
-            )
+            sized = {k: v for k, v in base.items() if k != "img_size"}  # no fixed input size (CNNs)
+            return _create(timm, name, sized, kwargs, file)  # again, without it
         own = " model.cifar_stem is vislab's resnet18's (model.name=resnet18): a stem for small images."
         raise ConfigError(
             f"timm:{name} rejected an option: {e}. Check the model.* keys against the model's "
@@ -256,8 +246,7 @@ def _load_matching(model: nn.Module, file: Path, name: str) -> None:
     every tensor whose name and shape fit, so a file of this very model round-trips, and refuse a file of
     another architecture (:func:`check_architecture`); a note names the classifier left new and the file's
     tensors the model has no place for. Tensors timm adapted (resized positions, summed channels) stay."""
-    sd = read_state_dict(file, f"timm:{name}")
-    own = model.state_dict()
+    sd, own = read_state_dict(file, f"timm:{name}"), model.state_dict()
     fits = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
     fix = f"Give a weights file of timm:{name}, or the model.name of the model the file is for."
     check_architecture(own, sd, len(fits), f"timm:{name}: '{file}'", fix)
@@ -346,6 +335,19 @@ class TimmHooks(BoundHooks):
         except (TypeError, IndexError, KeyError, AttributeError):  # no (list of) feature info
             return super().gradcam_layer()
 
+    def weights_input_size(self) -> tuple[int, ...] | None:
+        """The (C, H, W) that timm's ``pretrained_cfg`` says the weights were made for."""
+        made_for = getattr(self.model, "pretrained_cfg", None) or {}
+        return tuple(made_for["input_size"]) if made_for.get("input_size") else None
+
+    def total_stride(self) -> int | None:
+        """A timm CNN's ``feature_info`` reduction at its last stage; None for a ViT or without it."""
+        info = getattr(self.model, "feature_info", None)
+        try:
+            return None if hasattr(self.model, "patch_embed") else int(info[-1]["reduction"])
+        except (TypeError, KeyError, IndexError, ValueError):  # no record, or one of another form
+            return None
+
     def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor] | None:
         """Every attention module's weights for ``x`` (eval mode, no gradients), in the order they ran."""
         modules = self._attention_modules()
@@ -366,9 +368,8 @@ class TimmHooks(BoundHooks):
         if tokens is None or not isinstance(table, torch.Tensor):
             return None
         table, n = table[0], tokens.grid[0] * tokens.grid[1]
-        if (
-            tokens.class_token and len(table) > n
-        ):  # [class, registers..., patches] → [class, patches]
+        # [class, registers..., patches] → [class, patches]
+        if tokens.class_token and len(table) > n:
             return torch.cat([table[:1], table[-n:]])
         return table[-n:]
 

@@ -29,6 +29,7 @@ from vislab.errors import ConfigError, DataError, VislabError
 from vislab.models import model_kwargs
 from vislab.models.hooks import BoundHooks, ModelHooks
 from vislab.models.objects import is_users_code
+from vislab.models.registry import copies_weights
 from vislab.training.class_weights import balanced_twice_note
 from vislab.training.mirror_notes import mirror_notes
 from vislab.training.optim import warmup_steps
@@ -83,8 +84,8 @@ def _class_changes(was: list[str], now: list[str]) -> list[str]:
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
     (``config_notes``), augmentations of feature vectors, colour jitter of grey images, a crop padding of
-    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores (and
-    mlp-scratch's model.impl=optim at Adam beside its SGD levels),
+    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores (and a
+    level trained by torch.optim at Adam beside hand-written levels that step by SGD: mlp-scratch's),
     test-time flips of a model never trained on mirrored images, the class imbalance corrected twice
     (``class_weights.balanced_twice_note``), batch norm trained on too few batches, and a library CNN
     that shrinks the images to one pixel (``too_small.one_pixel_note``)."""
@@ -97,10 +98,10 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         )
     if network.hooks.trained_by == "manual_step" and not given(cfg.optim, "name"):
         notes.append(
-            f"{_own_step(cfg.model.name, network)}: optim.name={cfg.optim.name} (the default) is not used."
-            f"{_lr_hint(cfg)}"
+            f"{_own_step(cfg.model.name, network.hooks)}: optim.name={cfg.optim.name} (the default) is "
+            f"not used.{_lr_hint(cfg, network.hooks)}"
         )
-    if note := _scratch_optim_note(cfg, network):
+    if note := _optim_level_note(cfg, network):
         notes.append(note)
     if note := limit_note(data.splits, cfg.data.limit):  # data.limit left a class without images
         notes.append(note)
@@ -120,17 +121,19 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     return notes
 
 
-def _scratch_optim_note(cfg: Config, network: Network) -> str:
-    """For mlp-scratch with model.impl=optim at the default optimizer (Adam): its other levels step by
-    plain SGD, so that optim.name=sgd compares it with them like for like; else ''."""
-    if cfg.model.name != SCRATCH or network.hooks.trained_by != "optimizer":
+def _optim_level_note(cfg: Config, network: Network) -> str:
+    """For the level of a family that ``torch.optim`` trains beside hand-written levels stepping by plain
+    SGD (its hooks' ``plain_sgd``: mlp-scratch's model.impl=optim), at the default optimizer (Adam): that
+    optim.name=sgd compares it with them like for like; else ''."""
+    levels = network.hooks.plain_sgd
+    if levels is None or network.hooks.trained_by != "optimizer" or given(cfg.optim, "name"):
         return ""
-    if given(cfg.optim, "name"):
-        return ""
+    by_hand = ", ".join(levels.by_hand)
+    sets, python = levels.sgd_sets(by_optim=False)
     return (
-        f"{SCRATCH} with model.impl=optim trains with optim.name={cfg.optim.name} (the default), while "
-        f"its hand-written levels (model.impl manual, autograd, module) step by plain SGD: to compare "
-        f"them like for like, train it with --set optim.name=sgd / optim__name='sgd'."
+        f"{cfg.model.name} with model.{levels.option}={levels.by_optim} trains with "
+        f"optim.name={cfg.optim.name} (the default), while its hand-written levels (model.{levels.option} "
+        f"{by_hand}) step by plain SGD: to compare them like for like, train it with {sets} / {python}."
     )
 
 
@@ -159,9 +162,10 @@ def _unread_hooks_note(name: str, network: Network) -> str:
 # statistics are the train data's in all but a rounding: k >= 29 at 0.1. A run of fewer batches in all
 # evaluates with statistics still weighted toward the starting values, and may score far below what its
 # weights can do (fast on 8x8 digits at its preset batch of 512: 2 batches an epoch, 20 in 10 epochs, scored
-# at chance). Without batch norm, with statistics copied in (model.pretrained, model.weights, the layers
+# at chance). Without batch norm, with statistics copied in (by the options a family declares, as
+# registry.copies_weights reads them: resnet18's and timm's model.pretrained, model.weights; by the layers
 # train.init_from loads: whatever values the file holds), or frozen by train.freeze (held in eval mode,
-# never updated): no note.
+# never updated): no note. A user's model's options copy nothing in, whatever they are named.
 START_WEIGHT_LEFT = 0.05
 
 
@@ -191,11 +195,11 @@ def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None
 
 
 def _copied_in(cfg: Config, network: Network) -> Callable[[str], bool]:
-    """Whether the model's tensor of that (state dict) name started from trained weights: every one with
-    ``model.pretrained`` or ``model.weights`` (its builder loads them), those ``train.init_from`` took from
-    its source (not those it re-initialised or that the source lacks); none else."""
-    options = cfg.model.kwargs()
-    if options.get("pretrained") or options.get("weights"):
+    """Whether the model's tensor of that (state dict) name started from trained weights: every one where
+    its builder loads them (:func:`~vislab.models.registry.copies_weights`: resnet18's and timm's
+    ``model.pretrained``, ``model.weights``), those ``train.init_from`` took from its source (not those it
+    re-initialised or that the source lacks); none else."""
+    if copies_weights(cfg.model.name, cfg.model.kwargs()):
         return lambda name: True
     start = network.start
     if start is None:
@@ -288,7 +292,7 @@ def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
 def _why_unread(cfg: Config, network: Network, section: str) -> str:
     """Why a model not trained by an optimizer leaves (part of) config ``section`` unread, in words."""
     if network.hooks.trained_by == "manual_step":
-        return _own_step(cfg.model.name, network)
+        return _own_step(cfg.model.name, network.hooks)
     as_it_is = "the train split as it is (not augmented)" if section == "augment" else ""
     return (
         f"{cfg.model.name} is fitted once on "
@@ -296,52 +300,61 @@ def _why_unread(cfg: Config, network: Network, section: str) -> str:
     )
 
 
-SCRATCH = "mlp-scratch"  # the built-in model that updates its own weights (vislab.models.scratch)
-
-
 def check_own_step(cfg: Config, network: Network) -> None:
-    """ConfigError naming each setting that a model updating its own weights (``trained_by="manual_step"``)
-    would ignore: its ``manual_step(x, y, lr)`` gets the scheduled learning rate and nothing else."""
-    ignored = beyond_plain_sgd(cfg) if network.hooks.trained_by == "manual_step" else []
+    """ConfigError where the run's model updates its own weights and ``cfg`` sets what that step ignores
+    (:func:`own_step_refusal`)."""
+    if why := own_step_refusal(cfg, network.hooks):
+        raise ConfigError(why)
+
+
+# a built model's hooks, or the class that a config's model is built as
+Hooks = ModelHooks | type[ModelHooks]
+
+
+def own_step_refusal(cfg: Config, hooks: Hooks) -> str:
+    """What refuses ``cfg`` for a model whose ``hooks`` say it updates its own weights
+    (``trained_by="manual_step"``): each setting its ``manual_step(x, y, lr)`` would ignore, as it gets the
+    scheduled learning rate and nothing else; else ''. A suite's plan asks it of the class a run's model
+    is built as (``hooks``: a class), before anything trains."""
+    ignored = beyond_plain_sgd(cfg) if hooks.trained_by == "manual_step" else []
     if not ignored:
-        return
+        return ""
     one = len(ignored) == 1
     given = ", ".join(f"{key}={value}" for key, value, _ in ignored)
     idle = ", ".join(f"{key}={plain}" for key, _, plain in ignored)
-    if cfg.model.name == SCRATCH:
+    if (levels := hooks.plain_sgd) is not None:
         fix = (
             f"Leave {'it' if one else 'them'} out or set what plain SGD does: {idle} — or train the "
-            f"same network by torch.optim: --set model.impl=optim"
+            f"same network by torch.optim: --set model.{levels.option}={levels.by_optim}"
         )
     else:  # the update is the model's own: these settings reach no optimizer
         values = "a value that changes" if one else "values that change"
         fix = f"Leave {'it' if one else 'them'} out (or at {values} nothing: {idle})"
-    raise ConfigError(
-        f"{_own_step(cfg.model.name, network)}, so {'this setting' if one else 'these settings'} would "
-        f"change nothing: {given}. {fix}.{_lr_hint(cfg)}"
+    return (
+        f"{_own_step(cfg.model.name, hooks)}, so {'this setting' if one else 'these settings'} would "
+        f"change nothing: {given}. {fix}.{_lr_hint(cfg, hooks)}"
     )
 
 
-def _own_step(name: str, network: Network) -> str:
-    """How model ``name``, which updates its own weights, does it, in words: mlp-scratch by plain SGD
-    (naming its class's ``manual_step``); any other by its own ``manual_step``, under the name given."""
-    if name != SCRATCH:
+def _own_step(name: str, hooks: Hooks) -> str:
+    """How model ``name``, which updates its own weights, does it, in words: by plain SGD where its hooks
+    declare so (``plain_sgd``; naming its class's ``manual_step``); else by its own ``manual_step``."""
+    if hooks.plain_sgd is None:
         return (
             f"{name} updates its weights by hand: its own manual_step makes each update, from the "
             f"learning rate alone (optim.lr, as the schedule sets it)"
         )
-    cls = type(network.model)
+    cls = hooks if isinstance(hooks, type) else type(hooks)
     return (
         f"{name} updates its weights by hand: plain SGD at optim.lr, as the schedule sets it "
         f"({cls.__module__}.{cls.__qualname__}.manual_step)"
     )
 
 
-def _lr_hint(cfg: Config) -> str:
-    """For mlp-scratch at the default optim.lr (Adam's 1e-3): the learning rate RDFIA 1-ab uses."""
-    if cfg.model.name != SCRATCH or given(cfg.optim, "lr"):
+def _lr_hint(cfg: Config, hooks: Hooks) -> str:
+    """For a model whose hooks name the learning rate a course trains it at (``plain_sgd.course``:
+    mlp-scratch's RDFIA 1-ab), at the default optim.lr (Adam's 1e-3): that course's."""
+    levels = hooks.plain_sgd
+    if levels is None or not levels.course or given(cfg.optim, "lr"):
         return ""
-    return (
-        f" optim.lr={cfg.optim.lr:g} is Adam's default: RDFIA 1-ab trains {SCRATCH} at optim.lr=0.03 "
-        f"with train.batch_size=10 (vislab suite mlp-basics)."
-    )
+    return f" optim.lr={cfg.optim.lr:g} is Adam's default: {levels.course}."

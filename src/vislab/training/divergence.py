@@ -11,6 +11,7 @@ import torch
 
 from vislab.config.build import setting
 from vislab.errors import TrainingDiverged, show_note
+from vislab.models.hooks import PlainSGDLevels
 from vislab.models.objects import is_users_forward
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.history import EpochRow
@@ -45,23 +46,21 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
     raise TrainingDiverged(said)
 
 
-SCRATCH = "mlp-scratch"  # the built-in model that makes its own step: plain SGD (models/scratch.py)
-
-
 def _remedy(t: Training, also: str) -> str:
     """What may keep the loss from blowing up, for how the model trains (no full stop): for one an
     optimizer trains, a lower optim.lr (``vislab lr-find`` suggests one) or train.grad_clip, then ``also``
     ("or check data.normalize"); for one that makes its own step (``manual_step``), which reads optim.lr
-    alone (train.grad_clip is refused, lr-find cannot drive it), a lower optim.lr — for mlp-scratch, whose
-    step is plain SGD, lr-find finds one on the same network and SGD through torch.optim — then ``also``;
-    a user's own step and forward are named as likely causes."""
-    if t.network.hooks.trained_by != "manual_step":
+    alone (train.grad_clip is refused, lr-find cannot drive it), a lower optim.lr — where its step is
+    plain SGD (its hooks' ``plain_sgd``: mlp-scratch), lr-find finds one on the same network and SGD
+    through torch.optim — then ``also``; a user's own step and forward are named as likely causes."""
+    hooks = t.network.hooks
+    if hooks.trained_by != "manual_step":
         return f"Lower optim.lr (vislab lr-find suggests one), set train.grad_clip, {also}"
     name = t.record.model.name
-    if name == SCRATCH:
+    if hooks.plain_sgd is not None:
         return (
-            f"Lower optim.lr (its manual_step steps by plain SGD at optim.lr: {_scratch_lr_find(t)} "
-            f"suggests one for the same SGD), {also}"
+            f"Lower optim.lr (its manual_step steps by plain SGD at optim.lr: "
+            f"{_sgd_lr_find(t, hooks.plain_sgd)} suggests one for the same SGD), {also}"
         )
     return (
         f"Lower optim.lr (the one setting that the manual_step of model '{name}' reads) {also}; if it "
@@ -70,21 +69,24 @@ def _remedy(t: Training, also: str) -> str:
     )
 
 
-def _scratch_lr_find(t: Training) -> str:
-    """The LR range test of this mlp-scratch run's network, data and batch size stepped by torch's SGD
-    (model.impl=optim, optim.name=sgd), as a command and a Python call, the run's other settings to be
-    added; the call alone for data given from Python (the command cannot reach it)."""
-    config = t.record.config or {}
+def _sgd_lr_find(t: Training, levels: PlainSGDLevels) -> str:
+    """The LR range test of this run's network, data and batch size stepped by torch's SGD (the level
+    ``levels`` names: mlp-scratch's model.impl=optim, optim.name=sgd), as a command and a Python call, the
+    run's other settings to be added; the call alone for data given from Python (the command cannot reach
+    it)."""
+    config, name = t.record.config or {}, t.record.model.name
     data, batch = setting(config, "data.name"), setting(config, "train.batch_size")
+    sets, kwargs = levels.sgd_sets()
     arrays = str(data).startswith("memory:")
     python = (
-        f"vislab.lr_find(model='{SCRATCH}', data={'...' if arrays else repr(data)}, "
-        f"train__batch_size={batch}, model__impl='optim', optim__name='sgd')"
+        f"vislab.lr_find(model='{name}', data={'...' if arrays else repr(data)}, "
+        f"train__batch_size={batch}, {kwargs})"
     )
     if arrays:
         return f"`{python}` with your data and your train call's other options"
-    sets = (f"model.name={SCRATCH}", f"data.name={data}", f"train.batch_size={batch}")
-    command = " ".join(f"--set {s}" for s in (*sets, "model.impl=optim", "optim.name=sgd"))
+    command = (
+        f"--set model.name={name} --set data.name={data} --set train.batch_size={batch} {sets}"
+    )
     return (
         f"`vislab lr-find {command}` with your train command's other --set options (Python: "
         f"`{python}`)"

@@ -17,6 +17,7 @@ from vislab.config import Config, DataConfig
 from vislab.config.build import setting
 from vislab.errors import UserError, show_note
 from vislab.models.hooks import hooks_of, last_linear_to
+from vislab.models.registry import weight_options
 from vislab.models.weights import adapted_channels, first_conv, grouped_names, shown_names
 from vislab.training.checkpoint import CHECKPOINT_FIX, damaged_fix, load_checkpoint, pick_checkpoint
 from vislab.training.freezing import Frozen
@@ -178,12 +179,14 @@ def _text(value: Any) -> str:
 
 
 def transfer_notes(cfg: Config, start: Start | None) -> None:
-    """Notes for a new run's model.pretrained=true: beside data.normalize left at its default, where the
-    pretrained weights are the run's start (no model.weights file, no train.init_from), the ImageNet
-    statistics they expect; where train.init_from (``start``) replaced every tensor, that it does nothing."""
-    if cfg.model.kwargs().get("pretrained") is not True:
+    """Notes for a new run's model.pretrained=true (a family's published weights, as it declares them:
+    :func:`~vislab.models.registry.weight_options`): beside data.normalize left at its default, where
+    they are the run's start (no model.weights file, no train.init_from), the ImageNet statistics they
+    expect; where train.init_from (``start``) replaced every tensor, that it does nothing."""
+    declared, options = weight_options(cfg.model.name), cfg.model.kwargs()
+    if declared is None or options.get(declared.published) is not True:
         return
-    if start is None and cfg.model.kwargs().get("weights") is None:
+    if start is None and options.get(declared.file) is None:
         if "normalize" not in cfg.data.model_fields_set:
             show_note(
                 "model.pretrained=true: pretrained weights expect inputs normalised with the ImageNet "

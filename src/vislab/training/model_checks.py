@@ -374,7 +374,8 @@ OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
 def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
     """UserError unless ``model`` is trained by a torch optimizer (the LR range test sweeps its learning
     rate)."""
-    how = hooks_of(model).trained_by
+    hooks = hooks_of(model)
+    how = hooks.trained_by
     if how == "fit_arrays":
         raise UserError(
             f"model '{name}' is fitted in one go on the whole train split (no steps, no learning rate): "
@@ -383,10 +384,11 @@ def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
             f"model.impl=optim / model__impl='optim')."
         )
     if how == "manual_step":
-        same = (  # its hand-written levels step by plain SGD: the range test sweeps the same optimizer
-            "the same network trained by torch.optim's SGD, as its manual_step steps (--set "
-            "model.impl=optim --set optim.name=sgd / model__impl='optim', optim__name='sgd')"
-            if name == "mlp-scratch"
+        sgd = hooks.plain_sgd  # hand-written levels that step by plain SGD: the same SGD swept
+        same = (
+            f"the same network trained by torch.optim's SGD, as its manual_step steps "
+            f"({' / '.join(sgd.sgd_sets())})"
+            if sgd is not None
             else "the same network trained by an optimizer (its class without trained_by="
             "'manual_step', vislab's default)"
         )

@@ -11,6 +11,7 @@ import torch
 
 from vislab.errors import ConfigError
 from vislab.models.code_errors import describe_layer, raising_layer
+from vislab.models.hooks import hooks_of
 from vislab.models.options import input_words, size_setting
 
 #: torch's words for a map that layers (a library model's strides and pools) shrank below a kernel
@@ -36,14 +37,14 @@ def too_small(
     """ConfigError for model ``name``, a library's, whose layers shrink inputs of ``shape`` below a
     kernel's size (``error``, raised ``when``): the layer, and the images' side to give (a data.resize,
     or a crop, or ``--input``): the smallest that runs, searched up to 224 (or the larger side its
-    pretrained weights were made for)."""
+    pretrained weights were made for: its hooks' ``weights_input_size``)."""
     found = raising_layer(error, model)
     layer = (
         f": its layer {describe_layer(*found)} gets a map smaller than its kernel"
         if found and found[0]
         else ""
     )
-    size = (getattr(model, "pretrained_cfg", None) or {}).get("input_size")  # timm's: its weights'
+    size = hooks_of(model).weights_input_size()
     trained = f"; its pretrained weights are for {size[1]}×{size[2]}" if size else ""
     top = max(224, *size[1:]) if size else 224
     smallest = _smallest_side(model, shape, device, top)
@@ -83,24 +84,14 @@ def _smallest_side(
 
 
 def one_pixel_note(model: torch.nn.Module, name: str, shape: tuple[int, ...]) -> str | None:
-    """A note when timm CNN ``name`` (``model``) shrinks inputs of ``shape`` to a 1×1 map by the end of its
-    last stage: its total stride (timm's ``feature_info``: the last stage's reduction) is at least their
-    side. It trains, but its deepest layers see at most 2×2 positions: little layout left to learn from."""
-    info = getattr(model, "feature_info", None)
-    if not name.startswith("timm:") or hasattr(model, "patch_embed") or not info:
-        return None  # a ViT's tokens are patches: too small a patch grid is refused when built
-    try:
-        reduction = int(info[-1]["reduction"])
-    except (
-        TypeError,
-        KeyError,
-        IndexError,
-        ValueError,
-    ):  # timm's record missing or of another form
+    """A note when CNN ``name`` (``model``) shrinks inputs of ``shape`` to a 1×1 map by the end of its last
+    stage: its total stride (its hooks' ``total_stride``: a timm CNN's, not a ViT's, whose tokens are
+    patches) is at least their side. It trains, but its deepest layers see at most 2×2 positions: little
+    layout left to learn from."""
+    reduction = hooks_of(model).total_stride()
+    if reduction is None or len(shape) < 3 or max(shape[-2:]) > reduction:  # vectors: no map
         return None
     h, w = shape[-2:]
-    if max(h, w) > reduction:
-        return None
     side = 2 * reduction  # the smallest side that leaves a 2×2 map
     return (
         f"model '{name}' shrinks its inputs {reduction}-fold (its strides and pools): the "

@@ -6,8 +6,6 @@ taken."""
 
 from __future__ import annotations
 
-import inspect
-import typing
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,15 +24,15 @@ from vislab.experiments.results.settings import differing_settings, flat_setting
 from vislab.experiments.suites.plan import (
     PlannedRun,
     check_plan,
+    declared_trained_by,
     kept_back,
     not_with_these,
     seed_zero_before,
 )
 from vislab.experiments.suites.refusals import OPENS, in_use
 from vislab.experiments.suites.spec import Suite
-from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks
-from vislab.models.registry import MODELS, build_model
+from vislab.models.registry import build_model, copies_weights
 from vislab.training.finetune import init_from_run
 from vislab.training.mirror_notes import mirror_notes
 from vislab.training.resume import open_resume
@@ -89,9 +87,10 @@ def foresee_suite(
 class StartChecks:
     """What a run that starts anew meets as it sets up, beyond what :func:`check_plan` checks (its config,
     its data, its model built without weights): its model built with the weights it asks for
-    (``model.pretrained``, ``model.weights``: a builder looks for the file before it builds, so a missing
-    one costs no model) and ``train.init_from``'s checkpoint loaded into it, on the CPU, as the run's
-    set-up does (training/parts.py ``build_parts``) — each data section read once, nothing written. A
+    (:func:`~vislab.models.registry.copies_weights`: resnet18's and timm's ``model.pretrained``,
+    ``model.weights``; a builder looks for the file before it builds, so a missing one costs no model)
+    and ``train.init_from``'s checkpoint loaded into it, on the CPU, as the run's set-up does
+    (training/parts.py ``build_parts``) — each data section read once, nothing written. A
     ``train.init_from`` of a run the suite trains (``trained``: their folders) is not there yet: not read."""
 
     def __init__(self, trained: list[Path] = ()) -> None:
@@ -109,7 +108,7 @@ class StartChecks:
         """Why a run of ``cfg`` would fail as its weights are loaded, or ""."""
         options = cfg.model.kwargs()
         source = self._init_from(cfg)
-        if not (source or options.get("pretrained") or options.get("weights")):
+        if not (source or copies_weights(cfg.model.name, options)):
             return ""
         inputs = self._read(cfg)
         if inputs is None:  # data that cannot be read: check_plan says so (or the runner meets it)
@@ -121,7 +120,7 @@ class StartChecks:
                     init_from_run(model, source)
         except UserError as e:
             return str(e)
-        except Exception as e:  # noqa: BLE001 - e.g. a weights file a user's builder cannot read
+        except Exception as e:  # noqa: BLE001 - e.g. a user's model that raises as it is built
             return (
                 f"building model {cfg.model.name} with its weights failed: {type(e).__name__}: {e}"
             )
@@ -219,7 +218,8 @@ def changed_settings(plan: list[PlannedRun]) -> list[dict[str, Any]]:
     """Per planned run, its settings whose values differ among the runs, by the rule of the tables
     (results/settings.py ``differing_settings``). A run already in its folder is compared as its
     summary.json says its model trains (a fitted baseline reads no optim.*, schedule.*, augment.* or
-    train.epochs); a run not started yet as its model's class declares it (:func:`declared_trained_by`)."""
+    train.epochs); a run not started yet as its model's class declares it with its options
+    (plan.py :func:`~vislab.experiments.suites.plan.declared_trained_by`)."""
     runs = [(flat_settings(p.config.to_dict()), _trained_by(p)) for p in plan]
     return differing_settings(runs)
 
@@ -227,7 +227,7 @@ def changed_settings(plan: list[PlannedRun]) -> list[dict[str, Any]]:
 def _trained_by(p: PlannedRun) -> str:
     """How planned run ``p``'s model trains: as its summary.json records it, else as its model declares."""
     recorded = (RunDir(p.run_dir).read_summary() or RunSummary()).trained_by
-    return recorded or declared_trained_by(p.config.model.name)
+    return recorded or declared_trained_by(p.config.model.name, p.config.model.kwargs())
 
 
 def foreseen_notes(foreseen: list[Foreseen]) -> list[str]:
@@ -250,18 +250,3 @@ def _hflip_notes(f: Foreseen) -> list[str]:
     cfg = f.config
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"tta": "none"})})
     return mirror_notes(cfg, ModelHooks(), unread_setting("augment.hflip", f.trained_by))
-
-
-def declared_trained_by(name: str) -> str:
-    """How registered model ``name`` trains (ModelHooks ``trained_by``), read without building it: from its
-    class, or from the class its builder function's return annotation names (``-> Majority``);
-    "optimizer" where neither says (a builder returning ``nn.Module``, a prefix family, a user's model)."""
-    target = target_of(MODELS.get(name))  # a registered class: the class adapt made its builder for
-    if target is not None and not inspect.isclass(target):
-        try:
-            target = typing.get_type_hints(target).get("return")
-        except (NameError, TypeError):  # an annotation that does not resolve: nothing declared
-            target = None
-    if inspect.isclass(target) and issubclass(target, ModelHooks):
-        return target.trained_by
-    return "optimizer"

@@ -4,7 +4,9 @@ A dry run (suites/foresee.py) says what that would be for each run, moving, trai
 
 from __future__ import annotations
 
+import inspect
 import os
+import typing
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,10 @@ from vislab.experiments.suites.refusals import (
 )
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
-from vislab.models.hooks import hooks_of
+from vislab.models.calling import target_of
+from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.registry import MODELS
+from vislab.training.checks import own_step_refusal
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -268,15 +273,44 @@ def _beside_the_suite(p: PlannedRun, suite: Suite) -> str:
 
 
 def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
-    """What is wrong with the config of planned run ``p`` ("" when nothing is); checked on its data where
-    it would train (``on_data``; None: not on its data)."""
+    """What is wrong with the config of planned run ``p`` ("" when nothing is); where it would train
+    (``on_data``; None: not checked as a run to train), what its set-up refuses of the config alone for
+    how its model trains (``training.checks.own_step_refusal``: a setting mlp-scratch's own step ignores),
+    then checked on its data."""
     if p.config is None:
         return p.message
+    name, options = p.config.model.name, p.config.model.kwargs()
     try:
-        check_model_options(p.config.model.name, p.config.model.kwargs())
+        check_model_options(name, options)
     except UserError as e:
         return str(e)
-    return on_data.mistake(p.config) if on_data is not None and p.action in OPENS else ""
+    if on_data is None or p.action not in OPENS:
+        return ""
+    hooks = declared_hooks(name, options)
+    return (own_step_refusal(p.config, hooks) if hooks else "") or on_data.mistake(p.config)
+
+
+def declared_hooks(name: str, options: dict[str, Any]) -> type[ModelHooks] | None:
+    """The class registered model ``name`` is built as with ``model.*`` ``options``, known without building
+    it: its registered class, or the class its builder's return annotation names (``-> Majority``), as
+    that class's ``built_as`` picks it by the options (mlp-scratch's ``model.impl``); None where neither
+    is a ``ModelHooks`` (a builder returning ``nn.Module``, a prefix family, a model in a file)."""
+    target = target_of(MODELS.get(name))  # a registered class: the class adapt made its builder for
+    if target is not None and not inspect.isclass(target):
+        try:
+            target = typing.get_type_hints(target).get("return")
+        except (NameError, TypeError):  # an annotation that does not resolve: nothing declared
+            target = None
+    if inspect.isclass(target) and issubclass(target, ModelHooks):
+        return target.built_as(options)
+    return None
+
+
+def declared_trained_by(name: str, options: dict[str, Any] | None = None) -> str:
+    """How registered model ``name`` with ``model.*`` ``options`` (None: none set) trains, read without
+    building it: its :func:`declared_hooks`' ``trained_by``; "optimizer" where none is declared."""
+    hooks = declared_hooks(name, options or {})
+    return hooks.trained_by if hooks is not None else "optimizer"
 
 
 # ------------------------------------------------------------------------------ a dry run
