@@ -8,7 +8,6 @@ docstring does not allow is refused, naming the hook and what it must return.
 from __future__ import annotations
 
 import inspect
-from numbers import Integral
 
 import torch
 from torch import nn
@@ -123,13 +122,7 @@ def figure_tokens(
     tokens = hook_output(model, "token_grid", name=name, code=code)
     if tokens is None:
         return None
-    grid = getattr(tokens, "grid", None)
-    if not (
-        isinstance(tokens, TokenGrid)
-        and isinstance(grid, (tuple, list))
-        and len(grid) == 2
-        and all(isinstance(g, Integral) and g > 0 for g in grid)
-    ):
+    if not TokenGrid.holds_one(tokens):
         must = "a TokenGrid, e.g. TokenGrid(grid=(rows, columns), class_token=True), or None"
         raise _refused(model_words(model, name), "token_grid", f"returned {tokens!r}", must)
     return tokens

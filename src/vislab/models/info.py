@@ -8,7 +8,6 @@ import fnmatch
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import torch.nn as nn
@@ -200,19 +199,13 @@ def _with_grid(
     tokens = hooks_of(model).token_grid()
     if tokens is None:
         return a
-    grid = getattr(tokens, "grid", None)
-    if not (
-        isinstance(tokens, TokenGrid)
-        and isinstance(grid, (tuple, list))
-        and len(grid) == 2
-        and all(isinstance(g, Integral) and g > 0 for g in grid)
-    ):
+    if not TokenGrid.holds_one(tokens):
         raise UserCodeError(
             f"model '{name}': its token_grid() hook returned {tokens!r}; it must return a TokenGrid, "
             f"e.g. TokenGrid(grid=(rows, columns), class_token=True), or None (see "
             f"vislab.models.hooks.ModelHooks.token_grid)."
         )
-    (gh, gw), (h, w) = grid, tuple(input_shape[-2:])
+    (gh, gw), (h, w) = tokens.grid, tuple(input_shape[-2:])
     return replace(a, grid=(gh, gw), patch=(h // gh, w // gw))
 
 
