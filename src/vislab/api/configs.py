@@ -70,6 +70,8 @@ def make_config(
             set_model(tree, value if isinstance(value, str) else user_model(value))
         else:
             set_dotted(tree, dotted, value)
+    if isinstance(tree.get("model"), dict):  # a model of this process's: its defaults recorded too
+        tree["model"] = objects.with_defaults(tree["model"])
     file = f"{config} + " if isinstance(config, (str, Path)) else ""
     source = f"{file}{caller.name} arguments"
     cfg = build_config(tree, source=source)

@@ -100,7 +100,7 @@ def train(
     deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
     ``epochs``: the run's ``train.epochs`` (given with ``train__epochs`` too: UserError); with
     ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
-    allows (not cosine or one-cycle: they spread over the total).
+    allows (not cosine or one-cycle); a cell's ``train__epochs`` the run has reached may stay beside it.
     ``quiet``: None (default): progress in a notebook, none elsewhere. ``callbacks``: Callback objects.
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])

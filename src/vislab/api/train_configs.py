@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vislab.api.configs import ConfigLike, make_config
 from vislab.config import Config
 from vislab.errors import UserError
+from vislab.models import objects
 from vislab.training.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -105,9 +106,10 @@ def _resumed_with(
     that differs is refused as one they give); None with neither. Those of where and how it runs
     (``RESULT_NEUTRAL_KEYS``) are used by the resumed run; UserError naming any that would change what
     it computes, a model whose code was redefined since included (rather than ignore them; ``epochs``:
-    the epochs= given, which says how far to train on — not a change — and which the refusal of a
-    train.epochs names); a cell's where and how (data.root, train.device, track.*), where it leaves them
-    unset, the run's own (:func:`_where_it_ran`)."""
+    the epochs= given, which says how far to train on — not a change —, a train.epochs the run has
+    reached left aside for it, a longer one refused naming both: :func:`_epochs_aside`); a cell's where
+    and how (data.root, train.device, track.*), where it leaves them unset, the run's own
+    (:func:`_where_it_ran`)."""
     if not overrides and cell is None:
         return None
     from vislab.training.resume import resumable  # on use: torch, model zoo
@@ -115,11 +117,16 @@ def _resumed_with(
 
     saved = resumable(RunDir(out))
     record, trained = saved.record, saved.resume.loop.epoch
-    stored, code = record.config, None
+    # a run of a model of this process's from before its defaults were recorded: read with them
+    stored, code = {**record.config, "model": objects.with_defaults(record.config["model"])}, None
+    overrides = _epochs_aside(overrides, stored["train"]["epochs"], epochs)
     if cell is None:
         wanted = make_config(stored, overrides=overrides)
     else:
-        ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
+        # epochs=: how far, below; the run's train.epochs kept over the cell's config's, not over a
+        # longer train__epochs of the cell (refused, both named as given)
+        sets = any(key == "train.epochs" for _, key in as_given(overrides))
+        ran = stored["train"]["epochs"] if epochs is not None and not sets else None
         # how far the run goes, and where and how it ran (a data.root a resume moved): not the cell's defaults
         own = _where_it_ran(stored) | {"train": {"epochs": stored["train"]["epochs"]}}
         wanted, code = new_config(*cell, ran, overrides, base=own), record.model.code
@@ -131,6 +138,19 @@ def _resumed_with(
             f"{_fix(refused, out, epochs, cell is not None)}"
         )
     return wanted
+
+
+def _epochs_aside(overrides: dict[str, Any], own: int, epochs: int | None) -> dict[str, Any]:
+    """``overrides`` without a train.epochs the run has reached (at most ``own``, its saved one: the
+    length it was first given, which a cell keeps) where ``epochs`` is given: that says how far it trains
+    on. A longer one stays, refused as another target than ``epochs`` (:func:`_fix`)."""
+    if epochs is None:
+        return overrides
+    return {
+        k: v
+        for k, v in overrides.items()
+        if not (k.replace("__", ".") == "train.epochs" and isinstance(v, int) and v <= own)
+    }
 
 
 def _where_it_ran(stored: dict) -> dict:

@@ -20,7 +20,7 @@ from typing import Any
 
 from vislab.errors import UserCodeError
 from vislab.models import user
-from vislab.models.calling import adapt, bound_now, source_files, target_of
+from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import (
     changes,
     check_imports,
@@ -97,6 +97,30 @@ def _importable(dotted: str) -> bool:
     return all(files) and Path(spec.origin).resolve() == Path(files[1]).resolve()
 
 
+def with_defaults(section: dict[str, Any]) -> dict[str, Any]:
+    """A config's ``model`` section with the defaults of the options it leaves unset where its model is
+    registered in this process only (a model object, a class of ``@vislab.register_model``): a run
+    records them in its config.yaml, since no later process can look them up as the tables do a
+    built-in's or a file's. Plain values only (a number, text, None, a list of them); any other
+    model's section as given."""
+    name = section.get("name")
+    if not isinstance(name, str) or not is_registered_users(name) or user.is_user_reference(name):
+        return section
+    try:
+        params = inspect.signature(MODELS[name]).parameters.values()
+    except (TypeError, ValueError):  # no signature Python can read: the build says what is wrong
+        return section
+    plain = [p for p in params if p.name not in RESERVED and _plain(p.default)]
+    return {**{p.name: p.default for p in plain}, **section}
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` reads back from YAML as itself: None, a bool, number or text, or a list of them."""
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def code_files(name: str, code: dict[str, Any] | None) -> list[Path]:
     """The files of the user's own model ``name`` whose frames a traceback of its errors shows: the file
     its record ``code`` names (``file.py:Net``; ``registry.code_of`` of the name built) and the user's
@@ -132,8 +156,10 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     notebook cell run again) has the code the run recorded (:func:`same_code`: comments and docstrings
     aside) — the model built would not be the one trained; for a model object and a class registered
     with ``@vislab.register_model`` alike. A current
-    definition that has it is registered again. Nothing to compare (a run before vislab recorded it, a
+    definition that has it is registered again, a model object's after a restart too (its cell run again:
+    :func:`_defined_again`). Nothing to compare (a run before vislab recorded it, a
     source Python cannot find, a name not registered in this process) passes."""
+    _defined_again(name, recorded)
     imports = recorded.get("imports") if isinstance(recorded, dict) else None
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
     if folder is not None and not trust_code:
@@ -169,6 +195,22 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
         f"and reopen the run, give the new version another name, or put {attr} in a file and train "
         f"with model.name=path/to/file.py:{attr}, whose runs each reopen with their own code."
     )
+
+
+def _defined_again(name: str, recorded: Any) -> None:
+    """Model object ``name`` of a run trained in another process (a kernel since restarted), not
+    registered here: the class or function its ``recorded`` code names (``__main__.MyNet``), where this
+    process defines it again (its cell run again), registered under ``name`` as ``vislab.train(model=
+    MyNet)`` would — looked up in the module already loaded, nothing imported; :func:`check_unchanged`
+    then compares its code with the run's."""
+    where = recorded.get("object") if isinstance(recorded, dict) else None
+    if not is_user_object(name) or name in MODELS or not isinstance(where, str):
+        return
+    module, _, attr = where.rpartition(".")
+    obj = getattr(sys.modules.get(module), attr, None)
+    ours = inspect.isclass(obj) or inspect.isfunction(obj)
+    if ours and getattr(obj, "__qualname__", None) == attr and PREFIX + attr == name:
+        register(obj)
 
 
 def _code(obj: Any) -> dict[str, Any] | None:
