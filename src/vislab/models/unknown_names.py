@@ -61,6 +61,13 @@ def _registered_elsewhere(name: str, where: str, what_to_do: str) -> str:
 
 
 def _again(name: str, attr: str) -> str:
+    """What reopens the run here: a model object's class is found once its definition ran again (its
+    cell); a registered name needs registering again."""
+    if name.startswith("user-"):
+        return (
+            f" run its definition (its cell) again, as it was then, and reopen the run in that process "
+            f"(or register it: vislab.register_model('{name}') on {attr}),{_anywhere(attr)}"
+        )
     return (
         f" run its definition again, as it was then, and register it again first "
         f"(vislab.register_model('{name}') on {attr}),{_anywhere(attr)}"
