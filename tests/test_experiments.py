@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from conftest import tiny_base
+from figures_skipped import skip_report_figures
 from vislab.api import run_suite
 from vislab.cli import main
 from vislab.config import build_config
@@ -101,6 +102,8 @@ def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch)
     """report.html is written when every run finished and when some failed, not when interrupted."""
     import vislab.experiments.suites.jobs as jobs
     from vislab.errors import TrainingInterrupted
+
+    skip_report_figures(monkeypatch)  # the page's text alone is read here
 
     spec = write_suite(
         tmp_path / "s.yaml",

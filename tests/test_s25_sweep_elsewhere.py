@@ -6,6 +6,8 @@ the trials whose folders are here keep their full rows."""
 import csv
 import re
 import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import optuna
 import pytest
@@ -16,11 +18,33 @@ from figures_skipped import skip_report_figures
 from vislab.errors import Note
 
 
+def _swept_once(root: Path, sweep: dict) -> Callable[[], Path]:
+    """``sweep``'s 3 trials trained once into ROOT/work/sw and kept aside; returns ``fresh``, which puts back
+    ROOT/work as the sweep left it (at the place its study recorded the trials' folders) and returns its
+    sweep folder: each test gets the folder of a sweep of its own, trained once for the module."""
+    work, kept = root / "work", root / "kept"
+    vislab.sweep(sweep, out=work / "sw", trials=3, quiet=True)
+    work.rename(kept)
+
+    def fresh() -> Path:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(kept, work)
+        return work / "sw"
+
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def fresh_sweep(tmp_path_factory) -> Callable[[], Path]:
+    """``fresh`` of a sweep of 3 tiny trials (tiny_sweep)."""
+    return _swept_once(tmp_path_factory.mktemp("s25-swept"), tiny_sweep())
+
+
 @pytest.fixture
-def gone(tmp_path, monkeypatch):
-    """A sweep of 3 tiny trials in tmp_path/sw; its study, and the run folder of trial 1 deleted."""
-    out = tmp_path / "sw"
-    vislab.sweep(tiny_sweep(), out=out, trials=3, quiet=True)
+def gone(fresh_sweep, monkeypatch):
+    """A sweep of 3 tiny trials in a folder sw of its own; its study, and the run folder of trial 1
+    deleted."""
+    out = fresh_sweep()
     shutil.rmtree(out / "trials" / "1")
     skip_report_figures(monkeypatch)  # the report's tables alone: no figure is read here
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
@@ -114,27 +138,32 @@ def test_a_study_without_any_folder_here_fills_the_table_from_its_database(
     assert "0 finished run(s) of 0, and 2 from the study database" in html  # the page's subtitle
 
 
-def test_a_sweep_whose_folders_are_all_here_has_no_run_folder_column(tmp_path):
+def test_a_sweep_whose_folders_are_all_here_has_no_run_folder_column(fresh_sweep):
     """Every trial's folder here: the tables are as before, without a run folder column."""
-    vislab.sweep(tiny_sweep(), out=tmp_path / "sw", trials=1, quiet=True)
-    assert "run folder" not in (tmp_path / "sw" / "results.csv").read_text()
-    assert "run folder" not in (tmp_path / "sw" / "results.md").read_text()
+    out = fresh_sweep()
+    assert "run folder" not in (out / "results.csv").read_text()
+    assert "run folder" not in (out / "results.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def fresh_tied(tmp_path_factory) -> Callable[[], Path]:
+    """``fresh`` of the sweep behind ``tied``."""
+    lr, log_every = ({"type": "categorical", "choices": c} for c in ([0.001, 0.05], [0, 1]))
+    sweep = tiny_sweep(space={"optim.lr": lr, "train.log_every": log_every})
+    return _swept_once(tmp_path_factory.mktemp("s25-tied"), sweep)
 
 
 @pytest.fixture
-def tied(tmp_path, monkeypatch):
+def tied(fresh_tied, monkeypatch):
     """A sweep of 3 tiny trials over two learning rates and train.log_every, which changes no figure:
     trial-0 and trial-1 train with 0.05 (the same run but for its logging, so the same val_pacc, the
     best; the same values twice would not be trained again), trial-2 with 0.001; trial-0's run folder
     moved away."""
-    out = tmp_path / "sw"
-    lr, log_every = ({"type": "categorical", "choices": c} for c in ([0.001, 0.05], [0, 1]))
-    sweep = tiny_sweep(space={"optim.lr": lr, "train.log_every": log_every})
-    vislab.sweep(sweep, out=out, trials=3, quiet=True)
+    out = fresh_tied()
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
     drawn = [(t.params["optim.lr"], t.params["train.log_every"]) for t in study.trials]
     assert drawn == [(0.05, 0), (0.05, 1), (0.001, 0)]
-    shutil.move(out / "trials" / "0", tmp_path / "elsewhere")
+    shutil.move(out / "trials" / "0", out.parent / "elsewhere")
     skip_report_figures(monkeypatch)
     return out
 
@@ -266,18 +295,17 @@ def test_compare_names_a_narrow_stages_rows_and_folders(tmp_path, capsys, monkey
     }, folders
 
 
-def test_a_copied_sweep_folder_compares_its_own_trial_folders(tmp_path):
+def test_a_copied_sweep_folder_compares_its_own_trial_folders(fresh_sweep):
     """trial_dirs preferred the folder each trial recorded (the original's), so a copy compared the
     original's runs — after the original was trained again, figures of other trials beside its values."""
-    out = tmp_path / "sw"
-    vislab.sweep(tiny_sweep(), out=out, trials=2, quiet=True)
-    shutil.copytree(out, tmp_path / "copy")
-    found = vislab.compare(tmp_path / "copy")
-    assert len(found) == 2
+    out = fresh_sweep()
+    copy = shutil.copytree(out, out.parent / "copy")
+    found = vislab.compare(copy)
+    assert len(found) == 3
     from vislab.api.found_runs import find_runs
 
-    folders = find_runs([tmp_path / "copy"]).folders
-    assert all(p.is_relative_to(tmp_path / "copy") for p in folders.values()), folders
+    folders = find_runs([copy]).folders
+    assert len(folders) == 3 and all(p.is_relative_to(copy) for p in folders.values()), folders
 
 
 def test_the_run_folder_column_is_no_setting_that_turns_four_swept_keys_into_a_list():
