@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vislab.cli.options import TrustOpt
-from vislab.cli.predict import CheckpointChoice, CheckpointOpt
+from vislab.cli.options import CheckpointChoice, CheckpointOpt, TrustOpt
 
 if TYPE_CHECKING:
     from vislab.export_spec import Exported, WeightsOrigin

@@ -1,8 +1,10 @@
-"""The options several commands share, defined once: ``--set``, ``--config`` and ``--trust-code``; and the
+"""The options several commands share, defined once: ``--set``, ``--config``, ``--trust-code`` and
+``--checkpoint`` (checked here: a checkpoint file given to it is named as the command's TARGET); and the
 check that a flag and a ``--set`` do not set one key twice."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -25,6 +27,47 @@ TrustRunsOpt = typer.Option(
     "--trust-code",
     help="Import the runs' own model code (model.name=file.py:Net) for the model figures even if "
     "the file is not the one the run recorded. Only for code you trust: importing runs it.",
+)
+
+
+class CheckpointChoice(str, Enum):
+    best = "best"
+    last = "last"
+
+
+def _checkpoint_choice(ctx: typer.Context, value: str | None) -> CheckpointChoice | None:
+    """``--checkpoint``'s value as a :class:`CheckpointChoice`; a bad one refused, a checkpoint file (one
+    that exists, or a name ending in .pt) with the command line that takes it as the TARGET."""
+    if value is None or isinstance(value, CheckpointChoice):
+        return value
+    try:
+        return CheckpointChoice(value)
+    except ValueError:
+        pass
+    stem = value.removesuffix(".pt")
+    if stem in CheckpointChoice.__members__ and not Path(value).exists():
+        raise typer.BadParameter(f"it takes best or last, without .pt: --checkpoint {stem}.")
+    if value.endswith(".pt") or Path(value).is_file():
+        images = " IMAGES" if any(p.name == "images" for p in ctx.command.params) else ""
+        raise typer.BadParameter(
+            f"it takes best or last; '{value}' is a checkpoint file, which is given as the TARGET "
+            f"instead of the run folder: vislab {ctx.info_name} {value}{images}."
+        )
+    raise typer.BadParameter(f"it takes best or last, not '{value}'.")
+
+
+CheckpointOpt = typer.Option(
+    None,
+    "--checkpoint",
+    parser=str,  # checked by the callback, which knows the command (the TARGET it names)
+    callback=_checkpoint_choice,
+    metavar="<best|last>",
+    help="Which checkpoint of the run: best (checkpoints/best.pt, the epoch whose val score was best; "
+    "the default) or last (checkpoints/last.pt, its latest weights; of a train.ema run, their average, "
+    "which its evaluations scored). A run with no best.pt yet (stopped "
+    "before its first evaluation) is used through last.pt, with a note on stderr saying so. A "
+    "checkpoint file is the TARGET itself.",
+    show_default=False,
 )
 
 

@@ -8,7 +8,6 @@ to load, which `vislab --help` and usage errors should not wait for.
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,29 +15,13 @@ import typer
 from rich.markup import escape
 
 from vislab.cli.endings import err
-from vislab.cli.options import SetOpt, TrustOpt, is_stdout
+from vislab.cli.options import CheckpointChoice, CheckpointOpt, SetOpt, TrustOpt, is_stdout
 from vislab.cli.stopped import kept_on_ctrl_c
 
 if TYPE_CHECKING:
     from vislab.predict import Evaluation
 
 DEFAULT_TOP_K = 3  # classes per image without --top-k (all of them when the model has fewer)
-
-
-class CheckpointChoice(str, Enum):
-    best = "best"
-    last = "last"
-
-
-CheckpointOpt = typer.Option(
-    None,
-    "--checkpoint",
-    help="Which checkpoint of the run: best (checkpoints/best.pt, the epoch whose val score was best; "
-    "the default) or last (checkpoints/last.pt, its latest weights; of a train.ema run, their average, "
-    "which its evaluations scored). A run with no best.pt yet (stopped "
-    "before its first evaluation) is used through last.pt, with a note on stderr saying so.",
-    show_default=False,
-)
 
 
 SplitOpt = typer.Option(

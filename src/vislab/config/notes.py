@@ -13,6 +13,9 @@
   images each epoch (the trainer asks, as above);
 - ``norm_steps_note``: a run of fewer training batches in all than its batch norm needs for running
   statistics of the train data (the trainer asks: the batches come with the data, the norm with the model);
+- ``ema_note``: a weight average (``train.ema``) of a model fitted once, which has no steps to average, or
+  one without warm-up whose horizon leaves the untrained weights a share of it at the run's end (the
+  trainer asks: the steps come with the data, how the model trains with the model);
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
@@ -183,6 +186,43 @@ def norm_steps_note(
         f"{(1 - momentum) ** total:.0%} of them is still their starting values then, so its evaluations "
         f"may score well below what its weights can do. Give a smaller train.batch_size{smaller}, more "
         f"train.epochs, or more data."
+    )
+
+
+def ema_note(cfg: Config, trained_by: str, per_epoch: int) -> str | None:
+    """The note for ``cfg``'s ``train.ema`` where it does nothing or little good: a model fitted once
+    (``trained_by="fit_arrays"``) has no steps to average; without warm-up, a decay whose starting (untrained)
+    weights still hold 5 % or more of the average after the run's ``per_epoch`` × train.epochs optimizer
+    steps (decay^steps: a horizon 1/(1 − decay) beyond a third of the steps) — which evaluation, best.pt,
+    eval, predict and export use. None else: with warm-up the decay (1 + t)/(10 + t) keeps the horizon
+    near a ninth of the steps taken."""
+    ema, epochs = cfg.train.ema, cfg.train.epochs
+    if not ema.decay:
+        return None
+    if trained_by == "fit_arrays":
+        return (
+            f"train.ema does nothing for {cfg.model.name}: it is fitted once, with no steps to "
+            f"average. Leave it off: --set train.ema.decay=0 / train__ema__decay=0."
+        )
+    steps = per_epoch * epochs
+    kept = ema.decay**steps
+    if ema.warmup or kept < 0.05:
+        return None
+    smaller = 1 - 10 / steps  # a horizon of a tenth of the run's steps
+    give = (
+        f"a smaller decay, e.g. --set train.ema.decay={smaller:.3g} / train__ema__decay={smaller:.3g} "
+        f"(a horizon of about {steps / 10:.0f} steps, 10 % of the run's), or "
+        if smaller >= 0.5
+        else ""
+    )
+    return (
+        f"train.ema.decay={ema.decay:g} with train.ema.warmup=false averages the weights over about "
+        f"{1 / (1 - ema.decay):,.0f} optimizer steps (1/(1 − decay)), but this run takes {steps} "
+        f"({per_epoch} an epoch, {epochs} epoch{'' if epochs == 1 else 's'}): at its end "
+        f"{100 * kept:.3g} % of the average is still the untrained starting weights "
+        f"({ema.decay:g}^{steps}), and its evaluations, best.pt, eval, predict and export use that "
+        f"average. Give {give}the average's warm-up: --set train.ema.warmup=true / "
+        f"train__ema__warmup=True."
     )
 
 

@@ -5,10 +5,10 @@ torch.compile compiles at the net's first call, not when asked: that call (the f
 made here with torch's own fallback off, so that a failure (no C++ compiler, no Triton, ...) raises
 there; the net then runs eagerly, one note names the cause and the fix, and summary.json's ``compiled``
 (:func:`compile_summary`) says what ran. A first call that compiled no graph (torch skipped the forward)
-is recorded and noted as eager too, and so are the nets not compiled at all: a model that makes its own
-step (``manual_step``: its forward is not what trains) and a DistributedDataParallel-wrapped one (torch
-compiles no graph of it here). Once compiled, torch's fallback is on again for the graphs it compiles
-later (another batch shape)."""
+is recorded and noted as eager too, and so are the nets not compiled at all: a model fitted once
+(``fit_arrays``: no steps), one that makes its own step (``manual_step``: its forward is not what trains)
+and a DistributedDataParallel-wrapped one (torch compiles no graph of it here). Once compiled, torch's
+fallback is on again for the graphs it compiles later (another batch shape)."""
 
 from __future__ import annotations
 
@@ -57,16 +57,22 @@ def forward_net(
     compile: bool | str,
     dist: Distributed,
     device: torch.device,
-    own_step: bool = False,
+    trained_by: str = "optimizer",
+    name: str = "this model",
 ) -> tuple[torch.nn.Module, bool]:
     """The net that runs forward — ``model`` DDP-wrapped, and compiled with ``train.compile`` on
     ``device`` — and whether it replays CUDA graphs (``compile="graphs"``, compiled: each step must be
-    marked). ``own_step``: the model makes its own step (``manual_step``), which is not compiled."""
+    marked). How the model trains (``trained_by``, its hooks'): one fitted once (``fit_arrays``, model
+    ``name``) is neither wrapped nor compiled, nor one that makes its own step (``manual_step``)."""
+    if trained_by == "fit_arrays":
+        if compile:
+            _fitted(model, name, dist)
+        return model, False
     net = dist.wrap(model)
     if not compile:
         return net, False
-    if own_step or net is not model:
-        why = _OWN_STEP if own_step else _DDP
+    if trained_by == "manual_step" or net is not model:
+        why = _OWN_STEP if trained_by == "manual_step" else _DDP
         _uncompiled(net, why, dist)
         return net, False
     mode = "reduce-overhead" if compile == "graphs" else None
@@ -172,6 +178,16 @@ def _uncompiled(net: torch.nn.Module, why: tuple[str, str, str], dist: Distribut
     _RAN[net] = f"eager (nothing compiled: {said})"
     if dist.is_main:
         show_note(f"train.compile: {told}, so this run trains eagerly (uncompiled); {fix}.")
+
+
+def _fitted(model: torch.nn.Module, name: str, dist: Distributed) -> None:
+    """``model``, fitted once, is not compiled: recorded, and noted."""
+    _RAN[model] = "eager (nothing compiled: fitted once)"
+    if dist.is_main:
+        show_note(
+            f"train.compile does nothing for {name}: it is fitted once, with no steps to compile. "
+            f"Leave it off: {_OFF}."
+        )
 
 
 def _graphs_made() -> int:

@@ -15,6 +15,7 @@ from vislab.config import (
     Config,
     TrainConfig,
 )
+from vislab.config.notes import ema_note
 from vislab.data.download import is_default_root
 from vislab.errors import show_note
 from vislab.models.registry import with_checked_options
@@ -97,14 +98,16 @@ def set_up(
     log = Progress(quiet=quiet or not dist.is_main)
     _announce(cfg, data, network, device, log, dist.is_main)
     resume = ckpt.resume if ckpt else None
-    if network.hooks.trained_by != "fit_arrays":
-        if resume is None and network.start is None:  # a model's first start only: last.pt holds it
-            first_start_init(cfg.model.name, run, dist, network, data.train)
-        own_step = network.hooks.trained_by == "manual_step"
-        network.net, network.graphs = forward_net(network.model, tc.compile, dist, device, own_step)
+    how = network.hooks.trained_by
+    if how != "fit_arrays" and resume is None and network.start is None:  # last.pt holds it
+        first_start_init(cfg.model.name, run, dist, network, data.train)  # a model's first start
+    net = forward_net(network.model, tc.compile, dist, device, how, cfg.model.name)
+    network.net, network.graphs = net
     loop = _resumed_loop(resume) if resume else LoopState()
     _record_part(loop, resume is not None, threads)
     optim = build_optimisation(cfg, network, device, len(data.train), loop, data.class_weights)
+    if dist.is_main and (note := ema_note(cfg, how, optim.steps_per_epoch)):
+        show_note(note)
     if optim.scaler is not None:
         log.line(
             "train.amp: fp16 with loss scaling (this GPU computes bf16 only by slow emulation)"
