@@ -16,6 +16,7 @@ from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.suites.catch_up import caught_up
+from vislab.experiments.suites.tables import missing_figures_note, scored
 from vislab.experiments.sweeps.recorded_study import study_or_why
 from vislab.experiments.sweeps.results import finish, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
@@ -81,7 +82,9 @@ def plan_report(
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
-    complete = {n: s for n, s in summaries.items() if _complete(s) and n not in other}
+    # a suite's tables hold each run with its scores (tables.scored), its figures cut short or not
+    finished = scored if suite is not None else _complete
+    complete = {n: s for n, s in summaries.items() if finished(s) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = _best_trials(sweep, complete)
     table, elsewhere = complete, {}
@@ -106,7 +109,8 @@ def plan_report(
         configs=configs,
         unloaded=unloaded,
     )
-    plan.notes += [said for said in (undrawn(plan), _few_detailed(plan)) if said]
+    cut_short = missing_figures_note(complete) if suite is not None else ""
+    plan.notes += [said for said in (undrawn(plan), _few_detailed(plan), cut_short) if said]
     return plan
 
 
@@ -206,14 +210,15 @@ def _failures(
     runs: dict[str, Path],
 ) -> dict[str, str]:
     """Run → why it did not complete and the fix (:func:`why_unfinished`; a ``suite``'s from its record
-    in suite.json; none for a ``sweep``, whose failed trials are in the trial table; none for a run whose
-    summary.json was not read: the plan's ``unread`` says why)."""
+    in suite.json, but for a run with its scores, in its tables; none for a ``sweep``, whose failed
+    trials are in the trial table; none for a run whose summary.json was not read: the plan's ``unread``
+    says why)."""
     if suite is not None:
         recorded = suite.runs or {}
         failed = {
             n: why_unfinished({**_row(summaries.get(n)), **r.to_json()}, runs.get(n))
             for n, r in recorded.items()
-            if r.status != "complete"
+            if r.status != "complete" and not scored(summaries.get(n))
         }
         # a run of the suite not trained yet (vislab suite --only trained others)
         untrained = [n for n in suite.order or [] if n not in recorded and n not in summaries]

@@ -1,7 +1,8 @@
 """A suite's suite.json brought up to date with its runs' own summary.json, the truth about each run: a run
 the suite recorded unfinished (interrupted, or failed as it trained) that has been resumed to its end since
-(``vislab train --resume DIR/<run>``), or one recorded complete and trained again since without finishing.
-The report and the paper read the suite's record of each run; brought up to date first, with results.csv/.md (which
+(``vislab train --resume DIR/<run>``), or one recorded complete and trained again since without finishing;
+and its results.csv/.md, written when a Ctrl-C stopped the suite before it wrote them. The report and the
+paper read the suite's record of each run; brought up to date first, with results.csv/.md (which
 ``vislab.compare`` matches) written again, they say what the runs' own summaries say."""
 
 from __future__ import annotations
@@ -15,33 +16,51 @@ from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.results.texts import write_tables
 from vislab.experiments.suites.jobs import killed_outright
 from vislab.experiments.suites.runner import results_of
+from vislab.experiments.suites.tables import tables_due, tables_missing, trained_since_tables
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 
 def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteInfo:
     """``info`` (the suite.json of the suite in ``out``), each run's record that its summary.json now
-    contradicts replaced by what the summary says (:func:`_as_run_says`). When one is, or a run was
+    contradicts replaced by what the summary says (:func:`_as_run_says`). When one is, a run was
     trained on since results.md was written (``vislab train --resume DIR/<run> --epochs N``:
-    :func:`_trained_on`), suite.json (where a record changed) and results.csv/.md are written again
-    and ``log`` told which runs — not while a process here trains a run of the suite, nor for a suite
-    shared through ``storage`` (their processes write them); a folder that cannot be written is said
-    instead. The records returned are brought up to date either way."""
-    records = info.runs or {}
+    :func:`~vislab.experiments.suites.tables.trained_since_tables`), or the suite was stopped before it
+    wrote results.csv/.md (:func:`~vislab.experiments.suites.tables.tables_missing`), suite.json (where a
+    record changed) and results.csv/.md are written again and ``log`` told why — not while a process
+    here trains a run of the suite, nor for a suite shared through ``storage`` (their processes write
+    them); a folder that cannot be written is said instead. The records returned are brought up to
+    date either way."""
+    out, records = Path(out), info.runs or {}
     now = {
         name: o
         for name, old in records.items()
-        if (o := _as_run_says(old, RunDir(Path(out) / name).read_summary())) is not None
+        if (o := _as_run_says(old, RunDir(out / name).read_summary())) is not None
     }
-    since = [n for n in _trained_on(Path(out), info) if n not in now]
-    if not now and not since:
+    since = [n for n in trained_since_tables(out, info) if n not in now]
+    # a suite.json the suite wrote (its runs' order, their records) whose tables a Ctrl-C cut short
+    missing = bool(info.order and records) and tables_missing(out) and tables_due(records)
+    if not (now or since or missing):
         return info
     info = replace(info, runs={**records, **now})
-    if info.storage or any(RunDir(Path(out) / n).live_holder() is not None for n in records):
+    if info.storage or any(RunDir(out / n).live_holder() is not None for n in records):
         # a suite running here, or shared with other machines: its processes write suite.json
         return info
     changed = [f"{n} ({records[n].status} → {o.status})" for n, o in now.items()]
     changed += [f"{n} (its summary.json newer than results.md)" for n in since]
+    return _written_again(out, info, now, changed, log)
+
+
+def _written_again(
+    out: Path,
+    info: SuiteInfo,
+    now: dict[str, RunOutcome],
+    changed: list[str],
+    log: Callable[[str], None],
+) -> SuiteInfo:
+    """:func:`caught_up`'s writing: suite.json with the records ``now`` changed, then results.csv/.md
+    from ``info`` unless they say that already; ``log`` told what was written and why (``changed``: the
+    runs behind, none where the tables were missing), or why it could not be."""
     try:
         if now:
             # suite.json as it is now (written since it was read?): only these records change
@@ -49,7 +68,7 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
             info = replace(fresh, runs={**fresh.runs, **now}) if fresh.runs else info
             info.write(out)
         texts = results_of(out, info)
-        if not now and texts == _tables_now(Path(out)):
+        if not now and texts == _tables_now(out):
             return info  # results.csv/.md say what the summaries say already
         write_tables(out, texts)
     except (OSError, WriteFailed) as e:
@@ -58,7 +77,13 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
             f"warning: suite.json and results.csv/.md are behind the runs' summary.json for "
             f"{', '.join(changed)}, and cannot be updated ({why}): they stay as they were (the "
             f"report and paper follow the summaries)."
+            if changed
+            else f"warning: results.csv and results.md, which the suite was stopped before it wrote, "
+            f"cannot be written ({why}) (the report and paper follow the runs' summaries)."
         )
+        return info
+    if not changed:
+        log("results.csv and results.md written: the suite was stopped before it wrote them.")
         return info
     files = "suite.json, results.csv and results.md" if now else "results.csv and results.md"
     log(
@@ -66,24 +91,6 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
         f"{', '.join(changed)}."
     )
     return info
-
-
-def _trained_on(out: Path, info: SuiteInfo) -> list[str]:
-    """The suite's runs in ``out`` whose summary.json was written after its results.md: trained on
-    since (a resume), or since the suite wrote results.md; [] when there is no results.md."""
-    try:
-        written = (out / "results.md").stat().st_mtime
-    except OSError:
-        return []
-    other = info.trained_otherwise()
-    newer = []
-    for name in info.order or []:
-        try:
-            if name not in other and (out / name / "summary.json").stat().st_mtime > written:
-                newer.append(name)
-        except OSError:
-            continue
-    return newer
 
 
 def _tables_now(out: Path) -> tuple[str, str] | None:

@@ -1,10 +1,12 @@
 """How a suite run ends when not every run finished: interrupted (resumable), stopped by data that
-cannot be read (each problem said once), or with failed runs listed — each as the error the command
-turns into its exit code."""
+cannot be read (each problem said once), or with failed runs listed; or with a Ctrl-C as its tables were
+written (:func:`tables_cut_short`) — each as the error the command turns into its exit code."""
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vislab.errors import DataError, SuiteFailed, TrainingInterrupted
@@ -14,6 +16,9 @@ from vislab.experiments.suites.spec import Suite
 from vislab.words import first_few
 
 _NAMED = 8  # how many runs a suite's data message names before "and N more"
+
+#: how a suite goes on, in the command's words and Python's
+RERUN = "re-run the same `vislab suite` command (Python: the same vislab.run_suite call)"
 
 
 def raised_by_the_data(e: DataError) -> bool:
@@ -58,6 +63,30 @@ def raise_unfinished(
             f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed (the others are in "
             f"{out / 'results.md'}):\n{_failures(failed, out)}"
         )
+
+
+@contextmanager
+def tables_cut_short(out: Path, stop: str | None) -> Iterator[None]:
+    """Within: the suite in ``out`` writes results.csv/.md. A Ctrl-C there ends it (TrainingInterrupted,
+    exit 130) saying they were not written and how to write them: where its runs had ended (``stop``
+    None), ``vislab report DIR``; else (``stop``: what stopped it,
+    :func:`~vislab.experiments.suites.runner.interruption`) re-running it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        tables = f"{out / 'results.md'} and results.csv were not written"
+        if stop is None:
+            raise TrainingInterrupted(
+                f"Ctrl-C while the suite's tables were written, after its runs had ended: the runs are "
+                f"kept, but {tables}. Write them: vislab report {out} (Python: "
+                f"vislab.write_report({str(out)!r})), which writes the report too; or {RERUN}, which "
+                f"skips the finished runs."
+            ) from None
+        raise TrainingInterrupted(
+            f"{stop}\nA Ctrl-C came as the suite's tables were written too: {tables}. "
+            f"To finish, {RERUN}: finished runs are skipped, interrupted ones resume, and the tables "
+            f"are written."
+        ) from None
 
 
 def _data_message(

@@ -17,6 +17,7 @@ from vislab.errors import DataError, TrainingInterrupted, UserError, VislabError
 from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.suites.ending import raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun, not_with_these
+from vislab.experiments.suites.tables import tables_missing, trained_since_tables
 from vislab.training.rundir import RunDir
 from vislab.training.trainer import train
 
@@ -77,14 +78,16 @@ def halts(outcome: RunOutcome) -> bool:
 
 def stopped_nothing(out: Path) -> bool:
     """Whether the interruption of the suite in ``out`` stopped nothing: its suite.json records every run
-    of the suite complete (the signal came as its last run was scored, which finished first). The suite
-    is then complete: a note, and it ends as one that was not interrupted (``vislab train`` alike)."""
+    of the suite complete (the signal came as its last run was scored, which finished first) and its
+    results.csv/.md were written after them (not cut short by the signal). The suite is then complete: a
+    note, and it ends as one that was not interrupted (``vislab train`` alike)."""
     try:
         info = SuiteInfo.read(out)
     except UserError:
         return False
     runs = info.runs or {}
-    return bool(info.order) and all(n in runs and runs[n].status == "complete" for n in info.order)
+    every = bool(info.order) and all(n in runs and runs[n].status == "complete" for n in info.order)
+    return every and not tables_missing(out) and not trained_since_tables(out, info)
 
 
 #: the note of a suite whose interruption stopped nothing (:func:`stopped_nothing`)

@@ -14,13 +14,14 @@ from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.spread import pairing_of
 from vislab.experiments.results.texts import results_texts, write_tables
-from vislab.experiments.suites.ending import data_errors, raise_unfinished
+from vislab.experiments.suites.ending import raise_unfinished, tables_cut_short
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before, start_anew
 from vislab.experiments.suites.jobs import halts, settled_outcome, with_other_settings
 from vislab.experiments.suites.plan import PlannedRun, check_plan, started_from
 from vislab.experiments.suites.pool import ListSource, run_all
 from vislab.experiments.suites.refusals import refuse_busy
 from vislab.experiments.suites.spec import Suite
+from vislab.experiments.suites.tables import missing_figures_note, scored, tables_due
 from vislab.interrupts import term_as_ctrl_c
 from vislab.training.rundir import RunDir
 from vislab.training.writable import check_writable
@@ -92,7 +93,8 @@ def run_suite(
     TrainingInterrupted if stopped by a signal (a re-run continues); UserError before anything is written
     if a live vislab process holds a run's folder. A run whose data cannot be read (DataError) stops the
     suite: no further run starts, and that DataError is raised once, naming the runs left untrained.
-    results.csv/.md are written however it ends, then ``on_results(out)`` unless interrupted."""
+    results.csv/.md are written however it ends, then ``on_results(out)`` unless interrupted
+    (:func:`_tables_at_end`)."""
     out = Path(out)
     full, plan = _planned(suite, out, overrides, only, log)
     state = SuiteState(out, suite, list(overrides))
@@ -121,11 +123,26 @@ def run_suite(
     try:
         stopped = run_to_end(source, jobs, quiet, log, take, trust_code)
     finally:
-        if any(o.status == "complete" for o in outcomes.values()) or not data_errors(outcomes):
-            ended = not (stopped or interrupted)
-            write_results(out, state.info, log=log, on_results=on_results if ended else None)
+        if tables_due(outcomes):
+            _tables_at_end(out, state.info, interruption(interrupted, stopped), log, on_results)
     raise_unfinished(suite, out, outcomes, interruption(interrupted, stopped), untrained)
     return outcomes
+
+
+def _tables_at_end(
+    out: Path,
+    info: SuiteInfo,
+    stop: str | None,
+    log: Callable[[str], None],
+    on_results: Callable[[Path], None] | None,
+) -> None:
+    """The suite's results.csv/.md as it ends (``stop``: what stopped it, None: its runs ended), then
+    ``on_results(out)`` if none did; a Ctrl-C as the tables are written: TrainingInterrupted saying how
+    to write them (:func:`~vislab.experiments.suites.ending.tables_cut_short`)."""
+    with tables_cut_short(out, stop):
+        write_results(out, info, log=log)
+    if stop is None and on_results is not None:
+        on_results(out)
 
 
 def _planned(
@@ -271,20 +288,21 @@ def write_results(
 
 def results_of(out: Path, info: SuiteInfo) -> tuple[str, str]:
     """results.csv's and results.md's texts from the run folders ``info`` (the suite's suite.json)
-    names. Under the table, the runs that failed or did not finish (why, and the fix), those the suite
-    has not trained yet (``only``, or a suite stopped before them), and those whose folder holds them
-    trained with other settings, not reached or left out by ``only``
-    (:meth:`SuiteState.note_other_settings`: in no table)."""
+    names: a row for each run with its scores (:func:`~vislab.experiments.suites.tables.scored`; one
+    whose figures a signal cut short too, named under the table). Under the table, the runs that failed
+    or did not finish (why, and the fix), those the suite has not trained yet (``only``, or a suite
+    stopped before them), and those whose folder holds them trained with other settings, not reached or
+    left out by ``only`` (:meth:`SuiteState.note_other_settings`: in no table)."""
     order, runs, other = info.order or [], info.runs or {}, info.trained_otherwise()
     summaries = {}
     for name in order:
         s = RunDir(Path(out) / name).read_summary()
-        if s is not None and s.complete and name not in other:
+        if scored(s) and name not in other:
             summaries[name] = s
     failures = {
         k: why_unfinished(v.to_json(), Path(out) / k)
         for k, v in runs.items()
-        if v.status != "complete"
+        if v.status != "complete" and k not in summaries
     }
     failures.update({n: NOT_TRAINED for n in order if n not in summaries and n not in runs})
     return results_texts(
@@ -296,4 +314,5 @@ def results_of(out: Path, info: SuiteInfo) -> tuple[str, str]:
         rows=info.rows,
         groups=info.groups,
         compare=pairing_of(info.compare, suite=True),
+        note=missing_figures_note(summaries),
     )
