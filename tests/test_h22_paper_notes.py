@@ -69,7 +69,7 @@ def test_the_data_and_settings_are_said_once_not_under_every_table(tmp_path):
     tables = one_line((paper / "tables.tex").read_text())
     assert "Data: digits" not in tables
     assert tables.count(
-        "Data and how the runs were made: in the text (texts.tex)."
+        "Data and how the runs were made: see ``Data and runs'' on page~\\pageref{sec:runs}."
     ) == tables.count("\\begin{table}")
     assert one_line((paper / "texts.tex").read_text()).count("Data: digits") == 1
     assert one_line((paper / "tables.md").read_text()).count("Data: digits") == 1

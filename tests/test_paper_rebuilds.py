@@ -61,13 +61,14 @@ def test_an_edited_main_tex_shows_todays_notes_and_data_after_a_run_is_repaired(
     (root / RUNS[1] / "summary.json").write_text(BROKEN)
     _paper(capsys, root)
     paper = root / "paper"
-    assert "added-run" in _shown(paper) and "cannot be read" in _shown(paper)
+    assert "added-run: left out of the tables and figures" in _shown(paper)
+    assert "cannot be read" in (paper / "notes.md").read_text()  # why and the fix: in full there
     mine = _edit_main(paper)
     (root / RUNS[1] / "summary.json").write_text(good)
     said = _paper(capsys, root)
     shown = _shown(paper)
     assert mine in shown  # theirs, kept
-    assert "cannot be read" not in shown and "Not in these tables" not in shown
+    assert "left out of the tables" not in shown and "Not in these tables" not in shown
     assert (
         "Data: digits" in shown and ", all runs." in shown
     )  # the data paragraph: of both runs now

@@ -136,7 +136,7 @@ def test_the_training_settings_are_said_once_in_the_texts_and_pointed_to_under_e
     tex = one_line((paper / "tables.tex").read_text()).replace("\\textquotesingle{}", "'")
     assert shared not in tex  # said once, in texts.tex: under each table where to find it
     assert (
-        tex.count("Data and how the runs were made: in the text")
+        tex.count("Data and how the runs were made: see ``Data and runs'' on page")
         == len(re.findall(r"\\begin\{table\*?\}", tex))  # table*: wider than a column
         >= 2
     )

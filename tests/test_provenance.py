@@ -75,7 +75,7 @@ def test_tables_tex_points_each_table_to_the_data_and_provenance_not_in_a_commen
     visible = "\n".join(line for line in tex.splitlines() if not line.lstrip().startswith("%"))
     for table in re.findall(r"\\begin\{table\}.*?\\end\{table\}", visible, re.S):
         flat = _flat(table)
-        assert "Data and how the runs were made: in the text (texts.tex)" in flat, flat
+        assert "Data and how the runs were made: see ``Data and runs'' on page" in flat, flat
         assert "Data: digits" not in flat  # said once, in texts.tex
 
 

@@ -88,7 +88,7 @@ def paper(
     :class:`~vislab.run.Run` or a ``run_suite`` result stands for its folder — into ``out`` (default
     ``<folder>/paper`` for one folder; required for several): the report's figures (with seeds, a model's
     own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi PNG sized for a page
-    (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex, main.tex, each
+    (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex, main.tex, notes.md, each
     run's metrics per epoch (tables/<run>_epochs.tex, runs with own figures); with ``pdf``, main.pdf
     compiled by latexmk or pdflatex (without: an earlier ``pdf=True``'s main.pdf, of that build's runs,
     deleted, ``log`` told; the user's kept). ``trust_code``: import a run's own model file even if changed
@@ -136,15 +136,17 @@ def _paper_folder(targets: list[Path], out: Path | None) -> Path | None:
 
 def _replaced(record: dict[str, str] | None) -> list[str]:
     """What ``vislab paper`` replaces or deletes in a folder of ``record`` (its record of what vislab
-    wrote): PAPER_FILES, but in figures/ only the figures the record lists (an earlier build's). A file
-    of the user's there is kept; a build that draws a figure of its very name refuses it by name
+    wrote): PAPER_FILES and notes.md, but in figures/ only the figures the record lists (an earlier
+    build's). A file of the user's there is kept; a build that draws a figure of its very name refuses it by name
     (paper_folder/figures.py: ``PageFigures.publish``)."""
+    from vislab.paper_folder.notes import NOTES  # on use (see the imports): paper() builds next
+
     drawn = [
         glob.escape(rel)
         for rel in record or {}
         if any(fnmatch.fnmatchcase(rel, pattern) for pattern in _FIGURES)
     ]
-    return [*(p for p in PAPER_FILES if p not in _FIGURES), *drawn]
+    return [*(p for p in PAPER_FILES if p not in _FIGURES), NOTES, *drawn]
 
 
 def _ours(folder: Path | None) -> Callable[[str], bool] | None:

@@ -5,12 +5,14 @@
                                     seed only, captioned "cnn, seed 0 (cnn-s0)"
     DIR/tables.tex, tables.md       the results (booktabs; Markdown for Word and Google Docs), with
                                     what each run was: its model, seed and the settings that differ
-    DIR/figures.tex                 one figure environment per figure, with the report's caption
+    DIR/figures.tex                 a figure environment per figure (two column-wide ones to a row),
+                                    with the report's captions
     DIR/tables/<run>_epochs.tex     a run's metrics per epoch (paper_folder/epochs.py): \\input one where
                                     you want it; none of a model fitted once (majority, svm); runs whose
                                     names differ only in punctuation (a b, a_b): <run>-<6 hex digits>
     DIR/texts.tex                   the data, how the runs were made, the seeds, the groups' verdicts and
-                                    the notes on runs left out (paper_folder/texts.py)
+                                    the notes on runs left out, in brief (paper_folder/texts.py)
+    DIR/notes.md                    the notes in full: why, and what to do (paper_folder/notes.py)
     DIR/main.tex                    the title, then texts.tex, tables.tex and figures.tex \\input: compiles
                                     with pdflatex
 
@@ -24,12 +26,13 @@ user's in figures/ (their own diagram) is kept: only vislab's figures are replac
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
+from vislab.experiments.results.columns_code import code_note
+from vislab.experiments.results.columns_dash import settings_dash_note
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.folders import keyed, runs_of, unique_names
 from vislab.experiments.results.for_people import for_people
@@ -45,13 +48,13 @@ from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, table_settings
 from vislab.experiments.results.spread import COMPARE
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
-from vislab.experiments.results.texts import notes_by_text
 from vislab.experiments.sweeps.trials import database_note
 from vislab.files import atomic_write_text
 from vislab.paper_folder.epochs import epoch_table, lost_epoch_note, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.figures_tex import figures_tex, keep_figures, keep_older_figures
 from vislab.paper_folder.latex import drop_compiled
+from vislab.paper_folder.notes import brief, failed, paper_notes, write_notes
 from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
@@ -64,8 +67,10 @@ from vislab.paper_folder.tables import (
 from vislab.paper_folder.texts import (
     SEE_TEXTS,
     TEXTS,
+    generated,
     kept_main,
     latex_verdicts,
+    made_from,
     main_tex,
     texts_tex,
     trials_left_out,
@@ -91,8 +96,6 @@ from vislab.report.seeds import (
     reported_of,
     results_table,
 )
-from vislab.version import __version__
-from vislab.words import and_list
 
 
 def write_paper(
@@ -132,12 +135,12 @@ def write_paper(
         figs = _draw(plan, folder, trust_code, ours) if figures else None
         write_epoch_tables(plan, folder, unread=not figures)  # before texts.tex: its notes say it
     drawn = list(figs.saved.values()) if figs is not None else None
-    _write_texts(plan, settings, folder, drawn, title, keep_main, made_from=_made_from(targets))
+    _write_texts(plan, settings, folder, drawn, title, keep_main, made_from=made_from(targets))
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
     elif not keep_figures(folder / "figures.tex", plan.runs, plan_rows(plan) or {}, log):
         keep_older_figures(folder / "figures.tex", set(plan.runs), bool(only), log)
-    for note in [*_failed(plan), *plan.unread]:  # as texts.tex's notes say them
+    for note in [*failed(plan), *plan.unread]:  # as notes.md says them
         log(f"warning: {note}")
     if compiled_ours is not None and (said := drop_compiled(folder, compiled_ours)):
         log(said)
@@ -307,7 +310,7 @@ def _write_texts(
     """tables.tex, tables.md, texts.tex, figures.tex of the drawn ``figures`` (None: none drawn, an
     earlier build's figures.tex kept, else one without figures written) and main.tex (unless
     ``keep_main``); ``settings``: what each row was (``paper_plan``'s); ``made_from``: the folders it
-    was made from, as texts.tex names them (:func:`_made_from`)."""
+    was made from, as texts.tex names them (``texts.made_from``)."""
     figures_only, figure_cols = results_table(plan)
     readable = for_people(settings)  # a few settings as columns, more listed
     rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
@@ -318,33 +321,43 @@ def _write_texts(
     data = plan_datasets(plan, figures_only)
     fitted = fitted_rows(plan.complete, plan_rows(plan))  # a caption says what their parameters are
     trained = trainable_params_note(plan.complete, plan_rows(plan))  # a frozen backbone's
-    tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted, trained)
+    lead = _lead_note(readable.columns)  # what the first table's n/a, - and code cells mean
+    tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted, trained, lead)
     named = dict(zip([r["run"] for r in figures_only], data))
     tables += per_class_part(plan.complete, plan_rows(plan), named)
-    line, made = data_line(plan.complete or plan.table, own_splits(plan)), _made(plan)
+    line = data_line(plan.complete or plan.table, own_splits(plan), plan.configs)
+    made = _made(plan)
     # the data used and how the runs were made: said once, in texts.tex (and atop tables.md); under each
-    # table (a table copied alone keeps it) where to find them, the runs left out, options not taken
-    na = not_taken_note(readable.columns.values, readable.columns.keys)  # an mlp's model.widths
+    # table (a table copied alone keeps it) where to find them and the runs left out
     away = database_note(plan.study, plan.elsewhere, plan.folder) if plan.elsewhere else ""
-    under = " ".join(p for p in (_left_out(plan), na, away, SEE_TEXTS) if p)
-    note = " ".join(p for p in (line, made, _left_out(plan), na, away) if p)
+    under = " ".join(p for p in (_left_out(plan), away) if p)
+    note = " ".join(p for p in (line, made, under) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
     listed = readable.listed
-    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, under, listed))
+    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, under, listed, SEE_TEXTS))
     atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences, listed))
     if figures is not None or not (folder / "figures.tex").is_file():
         atomic_write_text(folder / "figures.tex", figures_tex(figures or [], plan.runs))
     # what main.tex says of the runs, in a file of its own that each build rewrites: a main.tex the user
     # edited (kept) inputs it, and so says what the tables say
     search = search_text(plan.folder, plan.study)  # a sweep's: what it searched
-    intro = [search, line, made, SPREAD_NOTE if seeded else "", _generated(made_from)]
-    said = texts_tex(intro, latex_verdicts(verdicts, COMPARE[pairing(plan)]), _notes(plan))
-    atomic_write_text(folder / f"{TEXTS}.tex", said)
+    intro = [search, line, made, SPREAD_NOTE if seeded else "", generated(made_from)]
+    _write_said(plan, folder, intro, latex_verdicts(verdicts, COMPARE[pairing(plan)]))
     if not keep_main:
         atomic_write_text(
             folder / "main.tex", main_tex(title or titled(_heading(plan), plan.table))
         )
+
+
+def _write_said(plan: ReportPlan, folder: Path, intro: list[str], verdicts: str) -> None:
+    """texts.tex (the ``intro`` paragraphs, the ``verdicts`` section and the notes in brief) and notes.md
+    (the notes in full: ``paper_folder.notes``)."""
+    notes = paper_notes(plan)
+    atomic_write_text(
+        folder / f"{TEXTS}.tex", texts_tex(intro, verdicts, [brief(n) for n in notes])
+    )
+    write_notes(folder, notes)
 
 
 def _made(plan: ReportPlan) -> str:
@@ -355,20 +368,13 @@ def _made(plan: ReportPlan) -> str:
     )
 
 
-def _notes(plan: ReportPlan) -> list[str]:
-    """texts.tex's notes: the runs that did not finish, the files that could not be read, the figures
-    not drawn, then the notes the tables' runs gave as they trained (summary.json's; the like-for-like
-    caveats are under their tables, in tables.tex: not again here)."""
-    said = [f"Said in training: {line}" for line in notes_by_text(plan.complete, plan_rows(plan))]
-    return _failed(plan) + plan.unread + plan.notes + said
-
-
-def _failed(plan: ReportPlan) -> list[str]:
-    """A note per run that did not finish: left out of the tables, why, and the fix (texts.tex's, and
-    said on the terminal)."""
-    return [
-        f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
-    ]
+def _lead_note(columns: Settings) -> str:
+    """The sentences under the first table on what its cells of what each run was mean: ``n/a`` (a
+    model option the row's model has not), ``-`` (a setting the run has no value of) and the code
+    column (:func:`~vislab.experiments.results.columns_code.code_note`)."""
+    values, keys = columns.values, columns.keys
+    said = (not_taken_note(values, keys), settings_dash_note(values, keys), code_note(values, keys))
+    return " ".join(p for p in said if p)
 
 
 def _left_out(plan: ReportPlan) -> str:
@@ -385,14 +391,3 @@ def _heading(plan: ReportPlan) -> str:
     if plan.suite is not None:
         return f"Suite {plan.suite.name or plan.folder.name}"
     return f"Run {plan.folder.name}" if plan.one_run else "Runs"
-
-
-def _made_from(targets: Sequence[str | Path]) -> str:
-    """The folders a paper is made from, as texts.tex names them: its one folder, or its run folders (not
-    the paper's own folder, where several runs' plan is made)."""
-    return and_list([str(t) for t in targets])
-
-
-def _generated(made_from: str) -> str:
-    """texts.tex's line saying when, by which vislab and from which folders (``made_from``) it was made."""
-    return f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {made_from}."

@@ -137,38 +137,92 @@ def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str
     """figures.tex: one ``figure`` per figure a column wide, one ``figure*`` per figure drawn the text's
     width (both columns of a two-column template; in one column the same as ``figure``), at the size it
     was drawn (its texts then print at the sizes they were drawn at) or the text width where that is
-    narrower (:data:`FIT_WIDTH`), with the report's caption and a label ``fig:<stem>``; a
-    ``\\clearpage`` after every ``per_page`` figures keeps LaTeX's queue of floats short."""
-    blocks = []
-    for i, fig in enumerate(figures, 1):
-        env = "figure*" if fig.width_in > COLUMN_IN + 0.01 else "figure"
-        blocks.append(
-            f"\\begin{{{env}}}[htbp]\n  \\centering\n"
-            f"  \\includegraphics[width=\\vislabwidth{{{fig.width_in:g}in}}]{{{fig.pdf}}}\n"
-            f"  \\caption{{{escape(_sentence(fig.caption))}}}\n"
-            f"  \\label{{fig:{fig.stem}}}\n\\end{{{env}}}\n"
-            + ("\\clearpage\n" if i % per_page == 0 and i < len(figures) else "")
-        )
+    narrower (:data:`FIT_WIDTH`), with the report's caption and a label ``fig:<stem>``; two column-wide
+    figures in a row share a ``figure*``, side by side where the text is wide enough for both (main.tex's
+    6.9 in; :data:`PAIR_WIDTH`), each with its own caption and label, so that a page holds more than one
+    such row; a ``\\clearpage`` after every ``per_page`` figure environments keeps LaTeX's queue of
+    floats short."""
+    rows = _rows(figures)
+    blocks = [
+        _environment(row) + ("\\clearpage\n" if i % per_page == 0 and i < len(rows) else "")
+        for i, row in enumerate(rows, 1)
+    ]
     head = (
-        "% The report's figures (graphicx); each drawn at its printed size: 3.3 in wide (figure) or\n"
-        "% 6.9 in (figure*: the text width, both columns of a two-column template), printed at that\n"
-        "% size or the text width where that is narrower (\\vislabwidth).\n" + FIT_WIDTH
+        "% The report's figures (graphicx); each drawn at its printed size: 3.3 in wide (figure; two\n"
+        "% of them side by side in a figure*) or 6.9 in (figure*: the text width, both columns of a\n"
+        "% two-column template), printed at that size or the text width where that is narrower\n"
+        "% (\\vislabwidth).\n" + FIT_WIDTH + PAIR_WIDTH
     )
     return head + "\n".join(blocks)
 
 
+# a figure of a row of two: half the text less a gap where the text holds two column-wide figures
+# (main.tex's 6.9 in), else the whole text width: the second then goes under the first
+PAIR_WIDTH = (
+    f"\\providecommand{{\\vislabpair}}{{\\ifdim\\linewidth<{2 * COLUMN_IN + 0.2:g}in "
+    "\\linewidth\\else 0.48\\linewidth\\fi}\n"
+)
+
+
+def _wide(fig: PageFigure) -> bool:
+    """Whether ``fig`` was drawn wider than a column: the text's width."""
+    return fig.width_in > COLUMN_IN + 0.01
+
+
+def _rows(figures: Sequence[PageFigure]) -> list[list[PageFigure]]:
+    """``figures`` in order, two column-wide ones in a row together, any other alone."""
+    rows: list[list[PageFigure]] = []
+    for fig in figures:
+        if not _wide(fig) and rows and len(rows[-1]) == 1 and not _wide(rows[-1][0]):
+            rows[-1].append(fig)
+        else:
+            rows.append([fig])
+    return rows
+
+
+def _environment(row: list[PageFigure]) -> str:
+    """The figure environment of a row of :func:`_rows`: one figure's, or two side by side."""
+    if len(row) == 1:
+        fig = row[0]
+        env = "figure*" if _wide(fig) else "figure"
+        return f"\\begin{{{env}}}[htbp]\n  \\centering\n{_figure(fig, '  ')}\\end{{{env}}}\n"
+    pages = "\\hfill\n".join(
+        f"  \\begin{{minipage}}[t]{{\\vislabpair}}\n    \\centering\n{_figure(fig, '    ')}"
+        "  \\end{minipage}"
+        for fig in row
+    )
+    return f"\\begin{{figure*}}[htbp]\n  \\centering\n{pages}\n\\end{{figure*}}\n"
+
+
+def _figure(fig: PageFigure, indent: str) -> str:
+    """A figure's graphic, caption and label, each line indented by ``indent``."""
+    return (
+        f"{indent}\\includegraphics[width=\\vislabwidth{{{fig.width_in:g}in}}]{{{fig.pdf}}}\n"
+        f"{indent}\\caption{{{escape(_sentence(fig.caption))}}}\n"
+        f"{indent}\\label{{fig:{fig.stem}}}\n"
+    )
+
+
+_GRAPHIC = r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}"
+
+
 def without_missing(figures_tex: str, folder: Path) -> tuple[str, list[str]]:
-    """``figures_tex`` (a figures.tex of :func:`figure_environments`) without the ``figure`` and
-    ``figure*`` environments whose \\includegraphics file is not in ``folder`` (the paper folder), and
-    those files."""
+    """``figures_tex`` (a figures.tex of :func:`figure_environments`) without the figures whose
+    \\includegraphics file is not in ``folder`` (the paper folder): their ``figure`` or ``figure*``
+    environment, or of a row of two its minipage; and those files."""
     gone: list[str] = []
 
     def kept(block: re.Match) -> str:
-        graphic = re.search(r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}", block.group(0))
-        if graphic is None or (folder / graphic.group(1)).is_file():
-            return block.group(0)
-        gone.append(graphic.group(1))
-        return ""
+        text = block.group(0)
+        graphics = re.findall(_GRAPHIC, text)
+        missing = [g for g in graphics if not (folder / g).is_file()]
+        gone.extend(missing)
+        if missing and len(missing) == len(graphics):
+            return ""
+        for graphic in missing:  # one of a row of two: its minipage goes, the other stays
+            page = r"  \\begin\{minipage\}(?:(?!\\end\{minipage\}).)*?%s.*?\\end\{minipage\}(?:\\hfill)?\n?"
+            text = re.sub(page % re.escape(graphic), "", text, flags=re.DOTALL)
+        return text
 
     env = r"\\begin\{figure\*?\}.*?\\end\{figure\*?\}\n(?:\\clearpage\n)?\n?"
     return re.sub(env, kept, figures_tex, flags=re.DOTALL), gone

@@ -20,6 +20,7 @@ from vislab.experiments.results.cells import (
     pipe_table,
     ranks,
 )
+from vislab.experiments.results.columns_dash import figures_dash_note
 from vislab.experiments.results.data_used import mixes_data
 from vislab.experiments.results.for_people import LISTED, LISTED_NOTE, listed_line, listed_markdown
 from vislab.experiments.results.per_class import per_class_table
@@ -73,8 +74,8 @@ class Said:
 
 @dataclass(frozen=True)
 class Part:
-    """One table: its label, caption, columns (key, header), rows, bold cells ((row, key) pairs) and the
-    columns of text, left-aligned (the run, and in the first table what each run was)."""
+    """One table: its label, caption, columns (key, header), rows, bold cells ((row, key) pairs), the columns
+    of text, left-aligned (the run, what each run was), its ``note`` (plain text: its n/a, - and code)."""
 
     label: str
     caption: str
@@ -82,6 +83,7 @@ class Part:
     rows: list[dict]
     bold: set[tuple[int, str]]
     text: tuple[str, ...] = ("run",)
+    note: str = ""
 
 
 def parts(
@@ -92,6 +94,7 @@ def parts(
     lead: Sequence[str] = (),
     fitted: Sequence[str] = (),
     trained: str = "",
+    lead_note: str = "",
 ) -> list[Part]:
     """The results table split in three (accuracy, training, cost), each with its reported columns and
     the cells ``cells.bold_cells`` picks in bold (``data``: each row's dataset, ranked within one); a
@@ -99,7 +102,8 @@ def parts(
     with none. ``lead``: the columns of what each run was (model, seed, a few settings), after the run in
     the first table. ``fitted``: the rows of a fitted baseline, whose parameters the caption explains;
     ``trained``: the parameters rows trained, where fewer than they have
-    (``provenance.trainable_params_note``), said in the caption too."""
+    (``provenance.trainable_params_note``), said in the caption too. ``lead_note``: what the ``lead``
+    columns' cells mean (n/a, -, code), under the first table; each table's ``-`` figures under it."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
     for label, keys in PARTS:
@@ -122,7 +126,8 @@ def parts(
         what = f"; after each run: {_what(first)}" if first else ""
         text = ("run", *first)
         caption = part_caption(label, [k.split(REPORTED)[0] for k, _ in mine])
-        out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text))
+        note = " ".join(p for p in (lead_note if first else "", figures_dash_note(rows, mine)) if p)
+        out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text, note))
     return out
 
 
@@ -225,16 +230,19 @@ def latex_tables(
     srcs: dict[str, Source],
     note: str,
     listed: dict[str, list[str]] | None = None,
+    see: str = "",
 ) -> str:
     """tables.tex: one booktabs ``table`` per part (``table*`` when wider than a column: both columns of
-    a two-column template), ``note`` (the data used, how the runs were made) under each, after the
-    footnotes and like-for-like caveats of the sources it has columns of. ``listed`` (row → its
-    ``key=value`` settings, when too many differ for columns): a table of them after the first. Then
-    what the reports say about the runs (:func:`reports_say`)."""
+    a two-column template), under each after the footnotes and like-for-like caveats of the sources it
+    has columns of: its own note (:attr:`Part.note`), ``note`` (plain text: the runs left out) and
+    ``see`` (LaTeX: where the text says the data used and how the runs were made). ``listed`` (row →
+    its ``key=value`` settings, when too many differ for columns): a table of them after the first.
+    Then what the reports say about the runs (:func:`reports_say`)."""
     head = "% vislab's results (booktabs, graphicx).\n"
-    blocks = [_latex_table(t, srcs, note) for t in tables]
+    under = " ".join(p for p in (escape(note), see) if p)
+    blocks = [_latex_table(t, srcs, under) for t in tables]
     if listed:
-        blocks.insert(1, _latex_listed(listed, note))
+        blocks.insert(1, _latex_listed(listed, under))
     return head + "\n".join(blocks) + _latex_said(tables, srcs)
 
 
@@ -259,7 +267,7 @@ def _latex_said(tables: Sequence[Part], srcs: dict[str, Source]) -> str:
 
 def _latex_listed(listed: dict[str, list[str]], note: str = "") -> str:
     """The settings each run changed as a two-column booktabs table, each row's line wrapped, ``note``
-    under it as under every table."""
+    (LaTeX) under it as under every table."""
     wrapped = "\\parbox[t]{{0.75\\linewidth}}{{\\raggedright {}}}"  # a long line wraps in its cell
     body = "\n".join(
         f"{escape(row)} & {wrapped.format(escape(listed_line(texts)))} \\\\"
@@ -269,7 +277,7 @@ def _latex_listed(listed: dict[str, list[str]], note: str = "") -> str:
         f"\\begin{{table}}[htbp]\n\\centering\\small{CAPTION_SKIP}\n"
         f"\\caption{{{escape(LISTED)}: {escape(LISTED_NOTE)}.}}\n\\label{{tab:settings}}\n"
         f"\\begin{{tabular}}{{ll}}\n\\toprule\nrun & settings \\\\\n\\midrule\n{body}\n"
-        f"\\bottomrule\n\\end{{tabular}}\n{_note_under(escape(note)) if note else ''}\\end{{table}}\n"
+        f"\\bottomrule\n\\end{{tabular}}\n{_note_under(note) if note else ''}\\end{{table}}\n"
     )
 
 
@@ -289,7 +297,8 @@ def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
     notes = "".join(_note_under(f"\\textsuperscript{{{s.mark}}} {escape(s.text)}") for s in used)
     caveat = " ".join(s.caveat for s in used if s.caveat)
     notes += _note_under(f"\\textbf{{Note:}} {escape(caveat)}") if caveat else ""
-    notes += _note_under(escape(note)) if note else ""
+    under = " ".join(p for p in (escape(t.note), note) if p)
+    notes += _note_under(under) if under else ""
     env = "table*" if spans_columns(t) else "table"  # page-wide in a two-column template
     return (
         f"\\begin{{{env}}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}{CAPTION_SKIP}\n"
@@ -350,8 +359,8 @@ def markdown_tables(
     listed: dict[str, list[str]] | None = None,
 ) -> str:
     """tables.md: ``note`` (the data used, how the runs were made), the same tables as pipe tables (Word,
-    Google Docs, pandoc), each followed by the like-for-like caveats of its sources (the first by the
-    ``listed`` settings of each run, when too many differ for columns), the groups' verdicts and the rule
+    Google Docs, pandoc), each followed by the like-for-like caveats of its sources and its own note (the
+    first by the ``listed`` settings of each run, when too many differ for columns), the groups' verdicts and the rule
     they use, what the reports say about the runs (:func:`reports_say`), then the footnotes of the sources
     the tables cite."""
     out = [f"{note}\n"] if note else []
@@ -361,6 +370,8 @@ def markdown_tables(
         out += pipe_table(cols, md_rows(t.rows, t.text), t.bold, t.text)
         if caveat := " ".join(s.caveat for s in used_sources(t, srcs) if s.caveat):
             out.append(f"\n**Note:** {caveat}")
+        if t.note:
+            out.append(f"\n{md_text(t.note)}")
         if n == 0 and listed:
             out.append(listed_markdown({md_text(r): v for r, v in listed.items()}).rstrip("\n"))
         out.append("")

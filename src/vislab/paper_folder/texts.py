@@ -6,6 +6,7 @@ edited (theirs, kept) still shows what the tables show. And what a build says of
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -16,10 +17,15 @@ from vislab.experiments.sweeps.attrs import is_surplus
 from vislab.experiments.sweeps.results import trial_name
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_word
 from vislab.paper_folder.latex import escape, main_document
-from vislab.words import first_few
+from vislab.version import __version__
+from vislab.words import and_list, first_few
 
 TEXTS = "texts"  # texts.tex, \input by main.tex
-SEE_TEXTS = f"Data and how the runs were made: in the text ({TEXTS}.tex)."  # under each table
+RUNS_SECTION, RUNS_LABEL = "Data and runs", "sec:runs"  # texts.tex's heading over the data line
+# under each table in tables.tex: where the PDF says the data used and how the runs were made (LaTeX)
+SEE_TEXTS = (
+    f"Data and how the runs were made: see ``{RUNS_SECTION}'' on page~\\pageref{{{RUNS_LABEL}}}."
+)
 INPUT_TEXTS = (
     f"\\input{{{TEXTS}}} % the data, seeds, verdicts and notes on the runs: vislab writes {TEXTS}.tex "
     "again on each build\n"
@@ -27,9 +33,11 @@ INPUT_TEXTS = (
 
 
 def texts_tex(intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
-    """texts.tex: the ``intro`` paragraphs (plain text), the ``verdicts`` section (LaTeX) and the
-    ``notes`` (plain text: the runs that did not finish, files that could not be read) as a list."""
-    paragraphs = "\n\n".join(escape(p) for p in intro if p)
+    """texts.tex: the ``intro`` paragraphs (plain text) under the heading the tables point to
+    (:data:`SEE_TEXTS`), the ``verdicts`` section (LaTeX) and the ``notes`` (plain text, each a sentence
+    or two: the runs that did not finish, files that could not be read) as a list."""
+    heading = f"\\section*{{{RUNS_SECTION}}}\\label{{{RUNS_LABEL}}}\n"
+    paragraphs = heading + "\n\n".join(escape(p) for p in intro if p)
     items = "".join(f"  \\item {escape(n)}\n" for n in notes)
     # \sloppy: a note's long settings and paths (train.epochs=1:) go to the next line, not past the margin
     listed = (
@@ -213,3 +221,14 @@ def latex_verdicts(verdicts: dict[str, list[Verdict]], paired: str = COMPARE["pr
         f"{escape(paired)}, on the test set\\footnote{{{escape(RULE)}}}.\n"
         f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n"
     )
+
+
+def made_from(targets: Sequence[str | Path]) -> str:
+    """The folders a paper is made from, as texts.tex names them: its one folder, or its run folders (not
+    the paper's own folder, where several runs' plan is made)."""
+    return and_list([str(t) for t in targets])
+
+
+def generated(made_from: str) -> str:
+    """texts.tex's line saying when, by which vislab and from which folders (``made_from``) it was made."""
+    return f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {made_from}."

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vislab.config import Config
+from vislab.config.reads import OWN_SETS_BY_NAME
 from vislab.errors import UserError
 from vislab.experiments.results.split_words import (
     apart_sentence,
@@ -44,11 +46,6 @@ def _data(summary: RunSummary) -> str:
     return summary.data or "?"
 
 
-def datasets(summaries: dict[str, RunSummary]) -> list[str]:
-    """The datasets (data.name) the runs used, in run order."""
-    return list(dict.fromkeys(_data(s) for s in summaries.values()))
-
-
 def samples_word(summary: RunSummary) -> str:
     """What a run's samples were, by their shape (``sample_shape``): images (C×H×W), 2-D points (the
     circles) or feature vectors. A summary from before vislab recorded the shape: by its dataset's name."""
@@ -59,8 +56,14 @@ def samples_word(summary: RunSummary) -> str:
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
 
-def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = ()) -> str:
-    """What the runs were trained and scored on, from their summaries: dataset and split sizes; and
+def data_line(
+    summaries: Mapping[str, RunSummary],
+    own_splits: Sequence[str] = (),
+    configs: Mapping[str, Config] | None = None,
+) -> str:
+    """What the runs were trained and scored on, from their summaries: dataset and split sizes (and
+    where a run's ``configs``' data.use and data.split drew them from other than the official train and
+    test sets: :func:`drawn_from`); and
     where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ
     (and, of :class:`OwnSplits`, that they are weighed against no row of one test set, ``beside``, nor
     of other data settings, ``own_set``); where they share one by data.split_seed (``shared``), that their
@@ -70,7 +73,9 @@ def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = (
     folders are not here (``OwnSplits.elsewhere``: a sweep's rows from its study database, which records
     no split sizes) are left out of it, where any other run is left."""
     own = own_splits if isinstance(own_splits, OwnSplits) else None
-    line = _sizes_line((own is not None and own.with_folders(summaries)) or summaries)
+    line = _sizes_line(
+        (own is not None and own.with_folders(summaries)) or summaries, configs or {}
+    )
     if own_splits:
         beside = (own.beside, own.own_set) if own is not None else ((), None)
         line += " " + own_sentence(own_splits, *beside)
@@ -143,14 +148,30 @@ class OwnSplits(list[str]):
         return {name: s for name, s in summaries.items() if name not in self.elsewhere}
 
 
-def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
-    """The dataset and split sizes of the runs, one group per dataset and sizes."""
+def drawn_from(config: Config | None) -> str:
+    """Where a run's splits came from, where its data.use or data.split make it other than its source's
+    official train set (train and val) and test set (test): ", all three drawn from mnist's official test
+    set"; "" otherwise, or for a source whose official sets its name does not tell (a folder's)."""
+    data = config.data if config is not None else None
+    if data is None or "test" not in OWN_SETS_BY_NAME.get(data.name, ()):
+        return ""
+    sets = f"{data.name}'s official {' and '.join(data.use)} set{'s pooled' * (len(data.use) > 1)}"
+    if data.split is not None:
+        return f", all three drawn from {sets} by data.split"
+    if data.use == ["train"]:
+        return f", test carved from {sets} (its official test set not used: data.use=[train])"
+    return f", all three carved from {sets}" if data.use == ["test"] else ""
+
+
+def _sizes_line(summaries: Mapping[str, RunSummary], configs: Mapping[str, Config]) -> str:
+    """The dataset and split sizes of the runs (and where they were drawn from: :func:`drawn_from`),
+    one group per dataset and sizes."""
     groups: dict[str, list[str]] = {}
     for name, s in summaries.items():
         split = {"train": s.n_train, "val": s.n_val, "test": s.n_test}
         sizes = " / ".join(f"{n:,} {k}" for k, n in split.items() if n is not None)
-        data = _data(s)
-        what = f"{data} ({sizes} {samples_word(s)})" if sizes else data
+        data, origin = _data(s), drawn_from(configs.get(name))
+        what = f"{data} ({sizes} {samples_word(s)}{origin})" if sizes else data
         groups.setdefault(what, []).append(name)
     if len(groups) == 1:
         return f"Data: {next(iter(groups))}{', all runs' if len(summaries) > 1 else ''}."
@@ -162,7 +183,7 @@ def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
 def titled(title: str, summaries: dict[str, RunSummary]) -> str:
     """``title`` plus the data actually used, e.g. 'suite dlvc-compare on fashion-mnist'; a run whose
     summary does not say (a sweep's trial from its study database without its config) adds none."""
-    names = [name for name in datasets(summaries) if name != "?"]
+    names = [name for name in dict.fromkeys(map(_data, summaries.values())) if name != "?"]
     return f"{title} on {', '.join(names)}" if title and names else title
 
 
@@ -232,7 +253,7 @@ def rows_with_own_test_sets(
     read by ``metrics`` (a build's; default ``RunDir.read_metrics``, unless a build's ``read`` is given
     alone: then its test figures only)."""
     check = metrics is not None or read is None  # a build's reads: each file once
-    read, summaries = read or _read_predictions, summaries or {}
+    read, summaries = read or (lambda run_dir: RunDir(run_dir).read_predictions()), summaries or {}
     out, unknown, one, blind, doubts, told = [], [], {}, {}, {}, []
     here, elsewhere = _by_folders(rows, runs)
     for row, names in here.items():
@@ -377,8 +398,3 @@ def _same_test(
         return same and (not samples or same_samples(split(x, run_x), split(y, run_y)))
     mine, theirs = split(x, run_x), split(y, run_y)
     return mine is not None and mine == theirs
-
-
-def _read_predictions(run_dir: Path) -> SavedPredictions | None:
-    """The run's predictions_test.npz, read from its folder."""
-    return RunDir(run_dir).read_predictions()

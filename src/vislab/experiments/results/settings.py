@@ -26,7 +26,8 @@ for people, an empty cell in results.csv and ``vislab.compare`` (model_options.p
 for a value vislab picks is compared as that value, as `vislab config show` resolves it (:func:`built_in`:
 schedule.gamma of the exponential and step schedules, train.early_stop_metric).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
-settings all its seeds share.
+settings all its seeds share. Where runs of one model name ran different code (a notebook's class redefined
+between them), a ``code`` column after the seed says which version each row trained (columns_code.py).
 
 results.csv and ``vislab.compare`` keep a column per setting; a table for people (results.md, report.html,
 the paper) keeps them as columns only when at most :data:`MAX_COLUMNS` differ, else lists each row's under
@@ -47,6 +48,7 @@ from vislab.config import RESULT_NEUTRAL_KEYS, Config, ScheduleConfig, build_con
 from vislab.config.reads import SAME_AS, idle_settings
 from vislab.config.unread import own_step_same_as, unread_setting
 from vislab.errors import UserError
+from vislab.experiments.results.columns_code import CODE, code_values
 from vislab.experiments.results.model_options import (
     NOT_TAKEN,
     Model,
@@ -207,7 +209,7 @@ def table_settings(
             unset[row] = set(filled := with_model_defaults(own, keys, model)) - set(own)
             own = filled
         values[row] = {**ids, **own}
-    shown = [k for k in RECORDED if any(k in v for v in recorded.values())]
+    shown = [k for k in (*RECORDED, CODE) if any(k in v for v in recorded.values())]
     return Settings(identity + shown + keys, values, unread, unset=unset)
 
 
@@ -215,7 +217,8 @@ def _recorded(
     summaries: Mapping[str, RunSummary], groups: dict[str, list[str]], keys: Sequence[str]
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Row → its values of the :data:`RECORDED` columns that differ between the rows (or that ``keys``
-    names, a larger table's), each one its seeds share; and ``keys`` without them (config settings)."""
+    names, a larger table's), each one its seeds share, and its ``code`` (``columns_code.code_values``);
+    and ``keys`` without them (config settings)."""
     found = {
         row: _shared([{k: summaries[n].get(f) for k, f in RECORDED.items()} for n in names]) or {}
         for row, names in groups.items()
@@ -223,8 +226,11 @@ def _recorded(
     given = [k for k in keys if k in RECORDED]
     known = {k: [v[k] for v in found.values() if v.get(k) is not None] for k in RECORDED}
     shown = given or [k for k in RECORDED if _differs(known[k])]  # a run too old to record it: none
-    values = {row: {k: v[k] for k in shown if k in v} for row, v in found.items()}
-    return values, [k for k in keys if k not in RECORDED]
+    code = code_values(summaries, groups, CODE in keys)  # runs of one model that ran other code
+    values = {
+        row: {**{k: v[k] for k in shown if k in v}, **code.get(row, {})} for row, v in found.items()
+    }
+    return values, [k for k in keys if k not in RECORDED and k != CODE]
 
 
 @dataclass(frozen=True)
