@@ -30,10 +30,13 @@ Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a sm
 ``--tiny`` shrinks every mode to a few hundred images and one epoch, time-to-accuracy included, and hides
 vislab's notes about so little data). ``--out FILE`` writes the JSON object to FILE too, rewritten after
 each finished result with ``"finished": false`` until the end, so a run cut off by a time limit keeps
-what it finished; stopped by SIGTERM or Ctrl-C, it prints that partial object and exits 130. A mistake of
-the user's (a bad ``--set`` key or value, an unknown ``model.name``, some of the files missing in
-``--fashion-root`` for the time to accuracy) ends it as ``vislab`` ends: the one message on stderr, exit 2,
-the partial object (its ``error`` that message) on stdout and in ``--out``. A dataset not found at all (no
+what it finished; stopped by SIGTERM or Ctrl-C, it prints that partial object and exits 130. A wrong flag
+(an unknown ``--device`` or ``--models`` name, a number out of range, an ``--out`` it cannot write) ends it
+before any work: one line naming the flag and what it takes, exit 2 (benchmarks/gpu_args.py). A mistake
+of the user's in vislab's terms (a bad ``--set`` key or value, an unknown ``model.name``, found before the
+first run: every run's config is built first; some of the files missing in ``--fashion-root`` for the time
+to accuracy) ends it as ``vislab`` ends: the one message on stderr, exit 2, the partial object (its
+``error`` that message) on stdout and in ``--out``. A dataset not found at all (no
 folder, no training images) is skipped, saying so in the JSON; ``--vs-airbench`` lists each dataset it
 could not read under ``missing`` and goes on.
 
@@ -43,7 +46,8 @@ mode's own settings (the plain loop builds its model from the same config; ``--v
 model.widths=[16,32,32]`` gives a smoke run small models. The JSON lists them under ``vislab_set``.
 benchmarks/gpu_check.sh runs the three modes on a GPU machine, each with ``--out``.
 
-Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``,
+Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``
+(``--models none``: the time to accuracy alone),
 ``python benchmarks/gpu.py --vs-airbench --seeds 3``, ``--vs-plain``, ``--profile``
 [``--device cpu --tiny``] [``--set KEY=VALUE``]
 """
@@ -64,7 +68,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from airbench_side import missing_message, not_found, vs_airbench  # noqa: E402
 from busy_share import EpochProfiles, profiled_vislab_epochs  # noqa: E402
 from common import (  # noqa: E402
-    FASHION_ROOT,
     NO_FIGURES,
     Report,
     fashion_available,
@@ -72,13 +75,15 @@ from common import (  # noqa: E402
     machine,
     time_split,
 )
+from gpu_args import models_for, parse_args  # noqa: E402
 from plain_loop import PlainLoop  # noqa: E402
 from vislab.config import Config, build_config, load_config  # noqa: E402
 from vislab.errors import DataError, Note, TrainingInterrupted, UserError  # noqa: E402
 from vislab.interrupts import term_as_ctrl_c  # noqa: E402
-from vislab.models import MODELS, build_model  # noqa: E402
+from vislab.models import build_model, check_model_options  # noqa: E402
 from vislab_runs import (  # noqa: E402
     SYNTHETIC,
+    VAL_FRACTION,
     register_synthetic,
     synthetic_overrides,
     train_clocked,
@@ -94,17 +99,33 @@ TINY_TTA = [
 ]
 
 
-def throughput(
-    name: str,
-    device: str,
-    epochs: int,
-    batch: int,
-    compile_: bool,
-    n_train: int,
-    extra: Sequence[str] = (),
-) -> dict:
-    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, compile_, True, extra))
-    if device == "cuda":
+def mode_config(args: argparse.Namespace, name: str, epochs: int) -> Config:
+    """Model ``name``'s vislab config in the mode asked for, then ``--set``, its model's options checked:
+    built before the first run, so that a mistake in ``--set`` ends the benchmark before any training."""
+    if args.profile:
+        return checked(profile_config(name, args.device, args.batch, epochs, args.vislab_set))
+    plain = args.vs_plain  # as the plain loop trains: no augmentation, no torch.compile
+    over = synthetic_overrides(
+        name,
+        args.device,
+        args.batch,
+        epochs,
+        args.compile and not plain,
+        not plain,
+        args.vislab_set,
+    )
+    return checked(build_config({}, over, source="--set"))
+
+
+def checked(cfg: Config) -> Config:
+    """``cfg``, its model's options checked as a run checks them (ConfigError naming ``--set``)."""
+    check_model_options(cfg.model.name, cfg.model.kwargs(), source="--set")
+    return cfg
+
+
+def throughput(name: str, cfg: Config) -> dict:
+    batch = cfg.train.batch_size
+    if cfg.train.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     s, clock = train_clocked(cfg)
     seen = (s.n_train // batch) * batch
@@ -122,16 +143,20 @@ def throughput(
     )
 
 
-def time_to_accuracy(
-    device: str, target: float, epochs: int | None, extra: list[str], root: Path, tiny: bool
-) -> dict:
-    """``--config fast`` on Fashion-MNIST (``tiny``: on ``TINY_TTA``'s few images): when validation
-    accuracy first reaches ``target``, and the final test accuracy."""
-    over = [*fashion_overrides(root), f"train.device={device}", NO_FIGURES]
-    over += [*(TINY_TTA if tiny else []), *([f"train.epochs={epochs}"] if epochs else []), *extra]
+def tta_overrides(args: argparse.Namespace) -> list[str]:
+    """``--config fast``'s overrides for the time to accuracy on Fashion-MNIST (``--tiny``: on
+    ``TINY_TTA``'s few images), then ``--tta-epochs``, ``--set`` and ``--tta-set``."""
+    over = [*fashion_overrides(args.fashion_root), f"train.device={args.device}", NO_FIGURES]
+    epochs = [f"train.epochs={args.tta_epochs}"] if args.tta_epochs else []
+    return [*over, *(TINY_TTA if args.tiny else []), *epochs, *args.vislab_set, *args.tta_set]
+
+
+def time_to_accuracy(cfg: Config, over: list[str], target: float, root: Path) -> dict:
+    """The run of ``cfg`` (``--config fast`` and ``over``): when validation accuracy first reaches
+    ``target``, and the final test accuracy."""
     t0 = time.perf_counter()
     try:
-        s, clock = train_clocked(load_config("fast", over))
+        s, clock = train_clocked(cfg)
     except DataError as e:  # files of the folder missing or unreadable: said in this script's flags
         raise DataError(missing_message("fashion-mnist", root, e)) from None
     hit = next((r for r in clock.rows if r["val_acc"] is not None and r["val_acc"] >= target), None)
@@ -163,11 +188,9 @@ def plain_loop_for(cfg: Config, x: np.ndarray, y: np.ndarray, steps: int) -> Pla
     return PlainLoop(model, images, labels, cfg.train.batch_size, steps, o.lr, o.momentum)
 
 
-def vs_plain(
-    name: str, device: str, batch: int, epochs: int, data: tuple, extra: Sequence[str] = ()
-) -> dict:
+def vs_plain(name: str, cfg: Config, data: tuple) -> dict:
     """Training images/s of vislab and of the plain loop (each side's last epoch) for model ``name``."""
-    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, False, False, extra))
+    batch, epochs = cfg.train.batch_size, cfg.train.epochs
     s, clock = train_clocked(cfg)
     steps = s.n_train // batch  # vislab's epoch: its train split (val carved off), drop_last
     loop = plain_loop_for(cfg, *data, steps=steps)
@@ -193,12 +216,11 @@ def profile_config(
     """``fast`` with its preset (whose batch size, 512, is ``--batch``'s default), the others as
     ``--vs-plain`` trains them; then ``extra`` (``--set``)."""
     if name != "fast":
-        return build_config(
-            {}, synthetic_overrides(name, device, batch, epochs, False, False, extra)
-        )
+        over = synthetic_overrides(name, device, batch, epochs, False, False, extra)
+        return build_config({}, over, source="--set")
     over = [
         f"data.name={SYNTHETIC}",
-        "data.val_fraction=0.02",
+        f"data.val_fraction={VAL_FRACTION}",
         f"train.device={device}",
         NO_FIGURES,
     ]
@@ -206,12 +228,10 @@ def profile_config(
     return load_config("fast", over)
 
 
-def busy_shares(
-    name: str, device: str, batch: int, epochs: int, data: tuple, extra: Sequence[str] = ()
-) -> dict:
-    """The busy share of ``epochs`` epochs of model ``name`` through vislab, and through the plain loop
+def busy_shares(name: str, cfg: Config, data: tuple) -> dict:
+    """The busy share of the epochs of model ``name``'s ``cfg`` through vislab, and through the plain loop
     (not for ``fast``: its whitening init, weight averaging and alternating flips are vislab's)."""
-    cfg = profile_config(name, device, batch, epochs, extra)
+    device, epochs = cfg.train.device, cfg.train.epochs
     vislab_epochs = EpochProfiles(torch.device(device))
     with profiled_vislab_epochs(vislab_epochs):
         s, _ = train_clocked(cfg)
@@ -226,73 +246,6 @@ def busy_shares(
 
 
 # ---------------------------------------------------------------------------------- main
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--vs-airbench", action="store_true", help="fast against airbench's train94")
-    mode.add_argument("--vs-plain", action="store_true", help="vislab against a plain PyTorch loop")
-    mode.add_argument("--profile", action="store_true", help="GPU-busy share of training")
-    ap.add_argument(
-        "--models",
-        default=None,
-        help="default: cnn,vit,resnet18,fast (--vs-plain: "
-        "cnn,vit,resnet18; --profile: fast,cnn,vit)",
-    )
-    ap.add_argument("--device", default="cuda")
-    ap.add_argument("--tiny", action="store_true", help="a few hundred images, one epoch (smoke)")
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="write the JSON object here too, rewritten after each finished result",
-    )
-    ap.add_argument("--seeds", type=int, default=3, help="--vs-airbench: runs of each side")
-    ap.add_argument("--batch", type=int, default=512)
-    ap.add_argument("--n", type=int, default=50_000, help="synthetic training images")
-    ap.add_argument("--epochs", type=int, default=None, help="default 2 (--profile: 3)")
-    ap.add_argument("--compile", action="store_true")
-    ap.add_argument("--target", type=float, default=0.93)
-    ap.add_argument("--fashion-root", type=Path, default=FASHION_ROOT)
-    ap.add_argument("--cifar-root", type=Path, default=Path("data"))
-    ap.add_argument("--keep-tensors", type=Path, default=None, help="write airbench's files here")
-    ap.add_argument(
-        "--tta-epochs", type=int, default=None, help="override the preset's train.epochs"
-    )
-    ap.add_argument(
-        "--tta-set", action="append", default=[], help="extra --set for the time-to-accuracy run"
-    )
-    ap.add_argument(
-        "--set",
-        dest="vislab_set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a vislab config override for every run (--vs-airbench: with --device cpu only), "
-        "e.g. model.widths=[16,32,32]",
-    )
-    return ap
-
-
-def parse_args() -> argparse.Namespace:
-    ap = parser()
-    args = ap.parse_args()
-    if args.vislab_set and args.vs_airbench and args.device != "cpu":
-        ap.error(
-            "--set is not passed on to --vs-airbench's runs on a GPU (airbench_side.py trains the "
-            "preset, as airbench trains its own); give it with --device cpu, a smoke run of the code path"
-        )
-    if args.tiny:
-        args.n, args.batch, args.epochs = TINY["n"], TINY["batch"], TINY["epochs"]
-    return args
-
-
-def models_for(args: argparse.Namespace, default: str) -> tuple[list[str], list[str]]:
-    """The models asked for that this checkout registers, and a note for each one it does not."""
-    names = (args.models or default).split(",")
-    notes = [f"{n}: not registered in this checkout, skipped" for n in names if n not in MODELS]
-    return [n for n in names if n in MODELS], notes
-
-
 def run_mode(args: argparse.Namespace, report: Report) -> None:
     """Run the mode asked for, each result into ``report`` as it finishes."""
     if args.vs_airbench:
@@ -308,37 +261,43 @@ def run_mode(args: argparse.Namespace, report: Report) -> None:
             report.update,
         )
         return
-    data = register_synthetic(args.n, TINY["n_test"] if args.tiny else 10_000)
     if args.vs_plain or args.profile:
-        epochs = args.epochs or (3 if args.profile else 2)
-        names, notes = models_for(args, "fast,cnn,vit" if args.profile else "cnn,vit,resnet18")
-        report.update(epochs=epochs, n_train=args.n, notes=notes, models=[])
-        measure = busy_shares if args.profile else vs_plain
-        for name in names:
-            report.add(
-                "models", measure(name, args.device, args.batch, epochs, data, args.vislab_set)
-            )
+        side_by_side(args, report)
     else:
         throughput_mode(args, report)
+
+
+def side_by_side(args: argparse.Namespace, report: Report) -> None:
+    """``--vs-plain`` or ``--profile``: each model through vislab and through the plain loop."""
+    epochs = args.epochs or (3 if args.profile else 2)
+    names, notes = models_for(args, "fast,cnn,vit" if args.profile else "cnn,vit,resnet18")
+    report.update(epochs=epochs, n_train=args.n, notes=notes, models=[])
+    configs = [(name, mode_config(args, name, epochs)) for name in names]
+    data = synthetic_data(args)
+    measure = busy_shares if args.profile else vs_plain
+    for name, cfg in configs:
+        report.add("models", measure(name, cfg, data))
 
 
 def throughput_mode(args: argparse.Namespace, report: Report) -> None:
     """No mode flag: each model's throughput, then ``fast``'s time to accuracy on Fashion-MNIST."""
     names, notes = models_for(args, "cnn,vit,resnet18,fast")
     report.update(notes=notes, throughput=[])
-    for name in names:
-        row = throughput(
-            name, args.device, args.epochs or 2, args.batch, args.compile, args.n, args.vislab_set
-        )
-        report.add("throughput", row)
-    if not fashion_available(args.fashion_root):
+    configs = [(name, mode_config(args, name, args.epochs or 2)) for name in names]
+    over, found = tta_overrides(args), fashion_available(args.fashion_root)
+    tta = checked(load_config("fast", over)) if found else None  # its mistakes before any run too
+    synthetic_data(args)
+    for name, cfg in configs:
+        report.add("throughput", throughput(name, cfg))
+    if tta is None:
         report.update(time_to_accuracy={"skipped": not_found("fashion-mnist", args.fashion_root)})
         return
-    tta_set = [*args.vislab_set, *args.tta_set]
-    tta = time_to_accuracy(
-        args.device, args.target, args.tta_epochs, tta_set, args.fashion_root, args.tiny
-    )
-    report.update(time_to_accuracy=tta)
+    report.update(time_to_accuracy=time_to_accuracy(tta, over, args.target, args.fashion_root))
+
+
+def synthetic_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic images registered as a data source: ``--n`` to train on, and the test split."""
+    return register_synthetic(args.n, TINY["n_test"] if args.tiny else 10_000)
 
 
 def mode_name(args: argparse.Namespace) -> str:
@@ -347,7 +306,7 @@ def mode_name(args: argparse.Namespace) -> str:
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(" ".join(__doc__.split("\n\n")[0].split()), TINY)
     overrides = {"vislab_set": args.vislab_set} if args.vislab_set else {}
     report = Report(
         args.out,
@@ -372,9 +331,10 @@ def main() -> None:
             print(stopped_message(args.out, isinstance(stop, TrainingInterrupted)), file=sys.stderr)
             sys.exit(130)
         except UserError as e:  # as the vislab CLI ends on one: its message, no traceback, exit 2
-            report.update(error=str(e))
+            said = " ".join(line.strip() for line in str(e).splitlines())  # one line
+            report.update(error=said)
             report.emit()
-            print(f"gpu.py: error: {e}", file=sys.stderr)
+            print(f"gpu.py: error: {said}", file=sys.stderr)
             sys.exit(2)
     report.finish()
     report.emit()

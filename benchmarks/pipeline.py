@@ -27,6 +27,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _args import DEVICES, Parser, count, workers  # noqa: E402
 from common import (  # noqa: E402
     Timer,
     busy_warning,
@@ -96,15 +97,21 @@ def rate(batches) -> float:
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=20_000, help="images")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved epochs per side")
-    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap = Parser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=count, default=20_000, help="images")
+    ap.add_argument("--batch", type=count, default=128)
+    ap.add_argument("--rounds", type=count, default=5, help="interleaved epochs per side")
+    ap.add_argument("--workers", type=workers, default=os.cpu_count())
     ap.add_argument(
-        "--device", default="cpu", help="vislab's device (cpu here; cuda on a GPU machine)"
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="vislab's device (cpu here; cuda on a GPU machine)",
     )
-    return ap.parse_args()
+    args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("argument --device: PyTorch sees no CUDA device here; give --device cpu")
+    return args
 
 
 def measure(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -151,7 +158,7 @@ def main() -> None:
             torchvision=dict(
                 images_per_s=t,
                 num_workers=args.workers,
-                persistent_workers=True,
+                persistent_workers=args.workers > 0,
                 rounds=[round(a) for a in rounds["torchvision"]],
             ),
             speedup=round(v / t, 2),

@@ -16,7 +16,6 @@ Medians of ``--repeat`` runs (default 3). The machine may be shared: ``machine()
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -31,6 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from _args import Parser, count
 from common import FASHION_ROOT, Timer, emit, fashion_available, machine
 from vislab.config import DataConfig
 from vislab.data.sources import load_source
@@ -155,8 +155,8 @@ def _median(values: list[float]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=count, default=3)
     args = parser.parse_args()
     result = dict(
         benchmark="startup",

@@ -28,7 +28,6 @@ Usage: ``python benchmarks/train_epoch.py [--models cnn,vit] [--seeds 0,1,2] [--
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _args import Parser, names_of, seed_list, workers  # noqa: E402
 from common import FASHION_ROOT, Timer, emit, fashion_available, fashion_overrides, machine  # noqa: E402
 from vislab.config import build_config  # noqa: E402
 from vislab.data import prepare_data  # noqa: E402
@@ -196,12 +196,20 @@ def compare(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="cnn,vit")
+    ap = Parser(description=__doc__.split("\n")[0])
     ap.add_argument(
-        "--seeds", default="0,1,2", help="comma-separated; figures are means over seeds"
+        "--models",
+        type=names_of(list(MODEL_SETTINGS)),
+        default="cnn,vit",
+        help=f"some of {','.join(MODEL_SETTINGS)}, comma-separated",
     )
-    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument(
+        "--seeds",
+        type=seed_list,
+        default="0,1,2",
+        help="comma-separated; figures are means over seeds",
+    )
+    ap.add_argument("--workers", type=workers, default=os.cpu_count())
     ap.add_argument(
         "--abba",
         action="store_true",
@@ -211,14 +219,13 @@ def main() -> None:
     if not fashion_available():
         emit(dict(benchmark="train_epoch", skipped=f"Fashion-MNIST not found in {FASHION_ROOT}"))
         return
-    seeds = [int(s) for s in args.seeds.split(",")]
     results, notes = [], []
-    for name in args.models.split(","):
+    for name in args.models:
         overrides = MODEL_SETTINGS[name] if name != "vit" else small_vit()
         if overrides is None:
             notes.append(f"{name}: not registered in this checkout, skipped")
             continue
-        results.append(compare(name, overrides, seeds, args.workers, args.abba))
+        results.append(compare(name, overrides, args.seeds, args.workers, args.abba))
     emit(
         dict(
             benchmark="train_epoch",

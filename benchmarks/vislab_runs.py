@@ -25,6 +25,7 @@ MODEL_SETTINGS = {
 }
 AUGMENT = ["augment.crop.p=1", "augment.crop.padding=4", "augment.hflip.p=0.5"]
 SYNTHETIC = "bench-synthetic"
+VAL_FRACTION = 0.02  # of the synthetic training images, held out for validation
 
 
 def register_synthetic(n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +78,7 @@ def synthetic_overrides(
     figures), then ``extra`` (``--set``)."""
     return [
         f"data.name={SYNTHETIC}",
-        "data.val_fraction=0.02",
+        f"data.val_fraction={VAL_FRACTION}",
         *MODEL_SETTINGS[name],
         "optim.name=sgd",
         "optim.lr=0.05",

@@ -25,7 +25,6 @@ stderr).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -37,6 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _args import Parser, count, names_of, seed_list  # noqa: E402
 from common import FASHION_ROOT, Timer, emit, fashion_available, machine  # noqa: E402
 from vislab.config import build_config  # noqa: E402
 from vislab.data import prepare_data  # noqa: E402
@@ -47,6 +47,8 @@ from vislab.training.trainer import train  # noqa: E402
 # a folder holding the official MNIST test set's IDX files (t10k-*.gz; 10,000 digits): --mnist-root
 MNIST_ROOT = Path(os.environ.get("VISLAB_MNIST_ROOT", "data/mnist"))
 SHAPE = dict(patch=4, dim=64, depth=4, heads=4, mlp=256)
+# --models: the plain ViT below, and vislab's vit with model.init=xavier or timm
+MODELS = ("plain", "xavier", "timm")
 BATCH, LR, EPOCHS = 64, 1e-3, 2
 VAL_MARKS = (50, 100, 200, 400)  # steps after which validation ACC is recorded
 
@@ -221,17 +223,18 @@ def print_table(result: dict) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--models", default="plain,xavier,timm", help="plain, xavier, timm")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap = Parser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=seed_list, default="0,1,2")
+    ap.add_argument(
+        "--models", type=names_of(MODELS), default="plain,xavier,timm", help=", ".join(MODELS)
+    )
+    ap.add_argument("--threads", type=count, default=1, help="torch CPU threads")
     ap.add_argument("--long", action="store_true", help="RDFIA 1-e on MNIST instead (vislab inits)")
-    ap.add_argument("--epochs", type=int, default=30, help="epochs of the --long runs")
+    ap.add_argument("--epochs", type=count, default=30, help="epochs of the --long runs")
     ap.add_argument("--mnist-root", type=Path, default=MNIST_ROOT, help="MNIST test set (--long)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    models = args.models.split(",")
+    seeds, models = args.seeds, args.models
     result: dict = dict(benchmark="vit_init", machine=machine())
     if args.long:
         if not (args.mnist_root / "t10k-images-idx3-ubyte.gz").exists():
