@@ -134,11 +134,13 @@ def test_a_study_of_another_search_space_is_refused(tmp_path, capsys):
 
 
 def test_a_trial_folder_left_by_a_deleted_study_is_set_aside_and_said(tmp_path, capsys):
-    """The folder's study.db deleted: the same sweep starts its study anew, and the trial folder the old one
-    left is kept aside as <n>.stale-<time>, with a line saying so (not silently)."""
+    """The folder's study.db and sweep.json deleted (study.db alone: refused, test_s27_sweep_mistakes.py): the
+    same sweep starts its study anew, and the trial folder the old one left is kept aside as
+    <n>.stale-<time>, with a line saying so (not silently)."""
     out = tmp_path / "sw"
     assert sweep(capsys, spec_file(tmp_path, "a"), "--trials", 1, "--out", out)[0] == 0
     (out / "study.db").unlink()
+    (out / "sweep.json").unlink()
     code, text = sweep(capsys, tmp_path / "a.yaml", "--trials", 1, "--out", out)
     aside = [p.name for p in (out / "trials").iterdir() if p.name.startswith("0.stale-")]
     assert code == 0 and len(aside) == 1, text

@@ -70,13 +70,15 @@ def every_run_sets(
     return suite_overrides(data, epochs, sets)
 
 
-def check_counts(caller: str, **counts: int | None) -> None:
-    """UserError for a count given to ``caller`` below 1 (``jobs=0``, ``trials=0``), which the command's
-    options refuse too; None: not given (whole numbers: :func:`~vislab.arguments.checked`)."""
-    low = {k: v for k, v in counts.items() if v is not None and v < 1}
+def check_counts(caller: str, **counts: float | None) -> None:
+    """UserError for a count given to ``caller`` below 1 (``jobs=0``, ``trials=0``, a sweep's
+    ``timeout=0`` seconds, NaN), which the command's options refuse too; None: not given (whole numbers:
+    :func:`~vislab.arguments.checked`)."""
+    low = {k: v for k, v in counts.items() if v is not None and not v >= 1}
     if low:
         given = ", ".join(f"{k}={v!r}" for k, v in low.items())
-        raise UserError(f"{caller} got {given}: give a whole number of at least 1.")
+        whole = "" if "timeout" in low else "whole "
+        raise UserError(f"{caller} got {given}: give a {whole}number of at least 1.")
 
 
 def report_hook(log: Log) -> Callable[..., None]:

@@ -248,7 +248,8 @@ def sweep(
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
     ...                      trials=4, epochs=2)  # study.best_params: the best trial's values
     """
-    check_counts("sweep", trials=trials, narrow=narrow, narrow_trials=narrow_trials, epochs=epochs)
+    counts = {"trials": trials, "narrow": narrow, "narrow_trials": narrow_trials, "epochs": epochs}
+    check_counts("sweep", **counts, timeout=timeout)  # timeout in seconds, as --timeout: at least 1
     check_file_settings("sweep", settings, overrides)
     sets = every_run_sets("sweep", data, epochs, overrides, settings)
     if dry_run:

@@ -27,7 +27,7 @@ from vislab.experiments.sweeps.runner import count_busy, selecting, trial_count
 from vislab.experiments.sweeps.samplers import name_and_options
 from vislab.experiments.sweeps.space import first_values, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, load_sweep, sweep_of, with_overrides
-from vislab.experiments.sweeps.sqlite_file import damage_named, sqlite_path
+from vislab.experiments.sweeps.sqlite_file import damage_named, sqlite_path, study_tables
 from vislab.experiments.sweeps.study import (
     absolute_storage,
     check_same_direction,
@@ -198,9 +198,8 @@ def _held(sweep: Sweep, url: str, base: dict, folder: Path) -> tuple[dict[str, i
     trials whose worker on this host is dead, which a real sweep re-queues first: :func:`dead_here`);
     (None, 0) where its storage or the study is not there. A study that is there is checked as a worker
     joining it checks it (its space, base and metric), read only."""
-    path = sqlite_path(url)
-    if path is not None and not path.is_file():
-        return None, 0  # no database file is made
+    if sqlite_path(url) is not None and not study_tables(url):
+        return None, 0  # no database file is made, nor tables in one
     storage = open_storage(url)
     try:
         with damage_named(url):

@@ -11,7 +11,12 @@ import optuna
 from vislab.errors import UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.records import SweepInfo
-from vislab.experiments.sweeps.sqlite_file import recorded_there, sqlite_path
+from vislab.experiments.sweeps.sqlite_file import (
+    check_study_file,
+    recorded_there,
+    sqlite_path,
+    study_tables,
+)
 from vislab.experiments.sweeps.study import absolute_storage, default_storage, load_existing_study
 
 
@@ -99,3 +104,30 @@ def same_storage(recorded: str, url: str) -> bool:
     if old is None or new is None or old.is_absolute():
         return False
     return new.parts[-len(old.parts) :] == old.parts
+
+
+def check_recorded_database(out: Path, held: str, url: str, storage_url: str) -> bool:
+    """Whether the SQLite file ``url``, where ``out/sweep.json`` records study ``held``, is gone (moved,
+    deleted) and ``storage_url``, another that holds a study, is where it is now. UserError, before
+    anything is trained or written, when that file is damaged (an empty one too) and this run would use
+    it, or gone and ``storage_url`` holds no study: a new study would train every trial again beside the
+    trials ``out`` holds."""
+    path = sqlite_path(url)
+    if path is None or not path.is_absolute():
+        return False
+    if path.is_file():
+        if same_storage(url, storage_url):
+            check_study_file(url)  # damaged or empty: named, with its fixes
+        return False
+    if sqlite_path(storage_url) is None or (
+        not same_storage(url, storage_url) and study_tables(storage_url)
+    ):
+        return True
+    raise UserError(
+        f"'{out}' holds the trials of sweep '{held}', whose study database is not at '{path}', where its "
+        f"sweep.json records it (moved, deleted or misspelt?), so nothing was trained or written: a new "
+        f"study would train every trial again. To go on with it, put the database back there, or give "
+        f"where it is now: --storage sqlite:///PATH/TO/{path.name} (Python: storage=); to start the "
+        f"sweep over, --overwrite (Python: overwrite=True; deletes its trials); else choose another "
+        f"folder (--out; Python: out=)."
+    )

@@ -17,6 +17,7 @@ from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.recorded_study import (
+    check_recorded_database,
     found_storage,
     load_study_of,
     recorded_storage,
@@ -221,15 +222,18 @@ def stage_storage(out: Path, storage: str | None) -> str:
 
 def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
     """UserError, before anything is trained or written, if ``out/sweep.json`` records another study than
-    ``study`` in ``storage_url``: its trials and results would mix with theirs in one folder."""
+    ``study``, or it in another storage than ``storage_url``: its trials and results would mix with theirs
+    in one folder; or in a SQLite file that is gone or damaged (:func:`check_recorded_database`: a
+    ``storage_url`` that holds a study is where it moved)."""
     info = SweepInfo.read(out)
     held, url = info.study, recorded_storage(out, info)
     if held is None or not url:
         return
+    moved = held == study and check_recorded_database(out, held, url, storage_url)
     if held != study:
         what = f"the trials of sweep '{held}', not '{study}'"
         same = f"run the sweep file it holds ({Path(out) / 'sweep.yaml'} records it)"
-    elif not same_storage(url, storage_url):
+    elif not same_storage(url, storage_url) and not moved:
         what = f"the trials of study '{held}' stored in {public_url(url)}, not in {public_url(storage_url)}"
         same = "give that storage (--storage; Python: storage=)"
     else:
@@ -284,6 +288,8 @@ def _study_location(
     folder: Path | None, storage: str | None, study_name: str | None
 ) -> tuple[str, str]:
     """(storage URL, study name): --storage and --study, else what ``folder/sweep.json`` records."""
+    if folder is not None and Path(folder).is_file():
+        raise UserError(_a_file(Path(folder)))
     info = None
     if folder is not None and not (
         storage and study_name
@@ -309,6 +315,30 @@ def _study_location(
             f"the sweep folder records the storage without its password ({url}); pass --storage URL."
         )
     return url, name
+
+
+def _a_file(path: Path) -> str:
+    """Why ``path``, a file, is no sweep folder for ``sweep show``: a sweep file is named as such, with
+    the folder its sweep writes by default; a file of a sweep folder, with that folder."""
+    if (path.parent / "sweep.json").is_file():
+        return (
+            f"'{path}' is a file of the sweep folder '{path.parent}', and sweep show takes the folder: "
+            f"vislab sweep show {path.parent}."
+        )
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        tree = None
+    if not isinstance(tree, dict) or not ({"space", "parameters"} & set(tree)):
+        return (
+            f"'{path}' is a file, but sweep show takes a sweep's folder (the --out of `vislab sweep`, "
+            f"which holds sweep.json): vislab sweep show DIR."
+        )
+    name = tree.get("name") or path.stem
+    return (
+        f"'{path}' is a sweep file, but sweep show takes the sweep's folder (its --out; by default "
+        f"runs/sweep-{name}): vislab sweep show runs/sweep-{name}, or the --out it ran with."
+    )
 
 
 def _sweep_of(study: optuna.Study) -> Sweep:

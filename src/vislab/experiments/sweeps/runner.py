@@ -51,7 +51,7 @@ from vislab.experiments.sweeps.study import (
 from vislab.experiments.sweeps.trials import trained
 
 MAX_FAILURES_IN_A_ROW = 3
-MAX_REPEATS_IN_A_ROW = 100
+MAX_REPEATS_IN_A_ROW = 10  # values drawn before, in a row: the worker stops, saying why
 
 
 class TooManyFailures(UserError):
@@ -389,7 +389,7 @@ def trial_count(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> 
         return asked or 20
     size = grid_size(sweep.distributions)
     if asked and asked > size:
-        log(f"the grid has {size} points; running that many trials, not {asked}")
+        log(f"the grid has {size} point{'s' * (size != 1)}; running that many trials, not {asked}")
     return min(asked or size, size)
 
 

@@ -59,13 +59,16 @@ def suggest(trial: optuna.Trial, distributions: dict[str, BaseDistribution]) -> 
 
 
 def grid_of(distributions: dict[str, BaseDistribution]) -> dict[str, list]:
-    """The grid sampler's values per parameter: categorical choices, or int/float ranges with a step."""
+    """The grid sampler's values per parameter: categorical choices, int ranges, float ranges with a step
+    and a float range of one value (``low`` equal to ``high``)."""
     grid = {}
     for key, d in distributions.items():
         if isinstance(d, CategoricalDistribution):
             grid[key] = list(d.choices)
         elif isinstance(d, IntDistribution) and not d.log:
             grid[key] = list(range(d.low, d.high + 1, d.step))
+        elif isinstance(d, FloatDistribution) and d.low == d.high:
+            grid[key] = [float(d.low)]
         elif isinstance(d, FloatDistribution) and d.step is not None:
             n = int(round((d.high - d.low) / d.step))
             grid[key] = [float(d.low + i * d.step) for i in range(n + 1)]
@@ -110,10 +113,12 @@ def repeat_note(distributions: dict[str, BaseDistribution], trials: int) -> str:
     size = combinations(distributions)
     if size is None or trials <= size:
         return ""
+    s = "s" if size != 1 else ""
+    hint = grid_hint(distributions, "tries them in turn, without drawing any twice") if s else ""
     return (
-        f"the space holds {size} combinations, fewer than the {trials} trials: a trial that draws values "
-        f"drawn before is not trained again, so the sweep trains {size} trials, each combination once"
-        + grid_hint(distributions, "tries them in turn, without drawing any twice")
+        f"the space holds {size} combination{s}, fewer than the {trials} trials: a trial that draws "
+        f"values drawn before is not trained again, so the sweep trains {size} trial{s}, each "
+        f"combination once{hint}"
     )
 
 

@@ -58,9 +58,8 @@ from vislab.experiments.sweeps.space import (
 )
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
-DEFAULT_CURVES = (
-    30  # a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
-)
+# a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
+DEFAULT_CURVES = 30
 
 
 class SpaceParam(SpecFile):
@@ -83,6 +82,7 @@ class SpaceParam(SpecFile):
         if self.type == "categorical":
             if not self.choices:
                 raise ValueError("a categorical needs a non-empty 'choices:' list")
+            _no_choice_twice(self.choices)
             return CategoricalDistribution([encode(c) for c in self.choices])
         if self.low is None or self.high is None:
             raise ValueError(f"a {self.type} needs 'low:' and 'high:'")
@@ -95,6 +95,17 @@ class SpaceParam(SpecFile):
             return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
         except (TypeError, OverflowError) as e:  # int(inf)
             raise ValueError(str(e)) from None
+
+
+def _no_choice_twice(choices: list[Any]) -> None:
+    """ValueError naming a choice given twice: the space would count it twice, a sampler draw it so."""
+    seen = [(type(c), encode(c)) for c in choices]  # (True is no 1)
+    for i, choice in enumerate(choices):
+        if seen[i] in seen[:i]:
+            raise ValueError(
+                f"the choice {choice!r} is given twice: give each choice once (remove the second "
+                f"{choice!r} from choices:)"
+            )
 
 
 def _whole_numbers(**ends: float | None) -> None:
@@ -140,8 +151,8 @@ class SweepSpec(SpecFile):
     direction: Literal["maximize", "minimize"] | None = None
     sampler: SamplerChoice = None
     pruner: PrunerChoice = None
-    trials: int | None = Field(None, ge=0)
-    timeout: float | None = Field(None, ge=0)
+    trials: int | None = None
+    timeout: float | None = None
     seed: int | None = None
     curves: int = Field(
         DEFAULT_CURVES, ge=1, description="training curves of the best K trials in the report"
@@ -180,9 +191,8 @@ class Sweep:
     timeout: float | None = None
     seed: int | None = None
     curves: int = DEFAULT_CURVES
-    notes: tuple[
-        str, ...
-    ] = ()  # what a W&B sweep file holds that vislab ignores; lists its items make
+    # what a W&B sweep file holds that vislab ignores; lists its items make
+    notes: tuple[str, ...] = ()
     recorded: tuple[str, ...] = ("name", "base", "space", "metric", "direction", "curves")
     """The keys sweep.yaml records, in order: those the file set, then those vislab resolved."""
 
@@ -228,9 +238,26 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple = ()) -> Sweep:
     :class:`Sweep`; ConfigError naming the file and the key path of each mistake. Its space is checked
     against its base with ``overrides``, as its trials will be built."""
     p = find_yaml(path, SWEEP_DIR)
+    if p.is_dir():
+        raise ConfigError(_a_folder(p))
     expect = "a mapping with base:, space:, metric: ... (or a W&B sweep: method:, parameters:, ...)"
     tree = read_yaml(p, kind="sweep", builtin_dir=SWEEP_DIR, builtin_word="sweep", expect=expect)
     return sweep_of(tree, p, overrides)
+
+
+def _a_folder(folder: Path) -> str:
+    """Why ``folder`` is no sweep file: a sweep folder is shown, or run again from its sweep.yaml."""
+    if not (folder / "sweep.json").is_file():
+        return (
+            f"'{folder}' is a folder, not a sweep file: give a sweep YAML (base:, space:, metric: ...) or "
+            f"a built-in sweep name (`vislab sweep list`)."
+        )
+    again, out = folder / "sweep.yaml", str(folder)
+    python = f"Python: vislab.sweep({str(again)!r}, out={out!r})"
+    more = (
+        f"; to add trials, vislab sweep {again} --out {out} ({python})" if again.is_file() else ""
+    )
+    return f"'{out}' is a sweep folder, not a sweep file: to see its trials, vislab sweep show {out}{more}."
 
 
 def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: str = "") -> Sweep:
@@ -246,6 +273,7 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     else:
         _refuse_indented_keys(tree, source)
     spec = validate(SweepSpec, tree, source, kind="sweep")
+    _check_counts(spec, source)
     _check_direction(spec, source, wandb, goal, p)
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
     base = read_base(spec.base, p)
@@ -294,6 +322,22 @@ def _refuse_indented_keys(tree: Any, source: str) -> None:
             f"{section}:? Fix: put {key}: at the top level of the sweep file (no indentation; Python: a "
             f"key of the mapping given to vislab.sweep)."
         )
+
+
+def _check_counts(spec: SweepSpec, source: str) -> None:
+    """ConfigError for ``trials:`` below 1 or a ``timeout:`` of 0 seconds or less: neither means "no
+    limit" (leaving the key out does)."""
+    for key, value, give in (
+        ("trials", spec.trials, "a whole number of at least 1, the trials the study should hold"),
+        ("timeout", spec.timeout, "the seconds after which no new trial starts, more than 0"),
+    ):
+        if value is not None and not value > 0:
+            default = "20" if key == "trials" else "no time limit"
+            raise ConfigError(
+                f"Invalid sweep ({source}):\n  sweep value '{key}' = {value:g} is invalid: give {give} "
+                f"(or leave {key}: out for {default}). Fix {key}: in the sweep file (Python: the "
+                f"'{key}' of the mapping given to vislab.sweep)."
+            )
 
 
 def _check_direction(

@@ -1,6 +1,7 @@
-"""The SQLite file a sweep's study lies in: its path, from the storage URL, and a damaged one (cut short, no
-database) named as such — with what still works: the trials' run folders, and starting the sweep over —
-rather than as a file SQLite may not write."""
+"""The SQLite file a sweep's study lies in: its path, from the storage URL (a bare path or an absolute path
+missing its fourth slash named with the URL meant), and a damaged one (cut short, empty, no database) named
+as such — with what still works: the trials' run folders, and starting the sweep over — rather than as a
+file SQLite may not write; read only, so that reading a study never makes one."""
 
 from __future__ import annotations
 
@@ -34,6 +35,32 @@ def sqlite_path(url: str) -> Path | None:
     ):
         return None
     return None if db.startswith("file:") else Path(db)
+
+
+def check_storage_form(url: str, here: Path) -> None:
+    """UserError for a ``--storage`` that names a SQLite file in a form that misleads: a bare path
+    (``/x/study.db``: no URL), or a three-slash URL whose relative path reads as an absolute one
+    (``sqlite:///tmp/x/study.db`` from a folder ``here`` that holds no ``tmp``, which ``/`` holds: four
+    slashes make a path absolute) — naming the URL meant."""
+    if "://" not in url and ("/" in url or Path(url).suffix in (".db", ".sqlite", ".sqlite3")):
+        meant = f"sqlite:///{url}"  # an absolute path's / makes the fourth slash
+        raise UserError(
+            f"--storage {url} is a path, but --storage takes a database URL: for that SQLite file, "
+            f"--storage {meant} (Python: storage={meant!r}; sqlite:/// and then the path: four slashes "
+            f"before an absolute path, three before one relative to the current folder)."
+        )
+    path = sqlite_path(url)
+    if path is None or path.is_absolute() or len(path.parts) < 2:
+        return
+    first = path.parts[0]
+    if (here / first).exists() or not (Path("/") / first).is_dir():
+        return
+    meant = url.replace(":///", ":////", 1)
+    raise UserError(
+        f"--storage {public_url(url)} names '{path}' relative to the current folder ('{here}', which "
+        f"holds no '{first}'): after sqlite:// a third slash starts a relative path. An absolute path "
+        f"needs four slashes: --storage {public_url(meant)} (Python: storage={public_url(meant)!r})."
+    )
 
 
 #: SQLite's primary result codes for a file it cannot read as a database: SQLITE_CORRUPT, SQLITE_NOTADB
@@ -70,9 +97,52 @@ def damaged_storage(url: str, e: BaseException) -> UserError | None:
     damage, path = sqlite_damage(e), sqlite_path(url)
     if damage is None or path is None:
         return None
+    return _damaged(url, path, first_line(damage))
+
+
+def check_study_file(url: str) -> None:
+    """UserError naming the SQLite study file ``url`` names when it is not there (moved, deleted), or holds
+    no study tables (an empty file, another program's database) or is no database
+    (:func:`damaged_storage`): read only, so that reading a study never makes one."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise UserError(
+            f"no study database at '{path.resolve()}' (moved, deleted or misspelt?): there is no study "
+            f"to read, and none was made. Give where it is: --storage sqlite:///PATH/TO/{path.name} "
+            f"(Python: storage=)."
+        )
+    if path is None or study_tables(url):
+        return
+    raise _damaged(
+        url, path, "an empty file" if path.stat().st_size == 0 else "no Optuna study tables"
+    )
+
+
+def study_tables(url: str) -> bool:
+    """Whether the SQLite file ``url`` names holds Optuna's study tables, read only (False: not there, or
+    an empty file; True: one it cannot open, left to the storage's own message); UserError naming it when
+    it is no database (:func:`damaged_storage`)."""
+    path = sqlite_path(url)
+    if path is None or not path.is_file() or path.stat().st_size == 0:
+        return False
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            rows = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='studies'")
+            return rows.fetchone() is not None
+    except sqlite3.DatabaseError as e:
+        damaged = damaged_storage(url, e)
+        if damaged is not None:
+            raise damaged from None
+        return True
+
+
+def _damaged(url: str, path: Path, why: str) -> UserError:
+    """The damaged study file ``path`` (``why``: SQLite's word for it) named, and what still works."""
     said = (
-        f"the study database '{path}' is damaged ({first_line(damage)}): SQLite cannot read its study (a "
-        f"copy cut short, a disk fault?), so nothing was run or changed."
+        f"the study database '{path}' is damaged ({why}): SQLite cannot read its study (a copy cut short, "
+        f"a disk fault?), so nothing was run or changed."
     )
     folder = path.parent
     if path.name != "study.db" or not (

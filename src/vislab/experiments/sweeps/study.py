@@ -25,7 +25,13 @@ from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, publi
 from vislab.experiments.sweeps import attrs, samplers
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep
-from vislab.experiments.sweeps.sqlite_file import damage_named, damaged_storage, sqlite_path
+from vislab.experiments.sweeps.sqlite_file import (
+    check_storage_form,
+    check_study_file,
+    damage_named,
+    damaged_storage,
+    sqlite_path,
+)
 from vislab.training.folder_lock import pid_alive
 
 # what a study's storage raises when its database fails (a lost server, a write it refuses): SQLAlchemy's
@@ -45,7 +51,9 @@ def default_storage(out: Path) -> str:
 def absolute_storage(url: str, base: Path | None = None) -> str:
     """``url`` naming the same database from any folder: a relative SQLite path (``sqlite:///rel.db``, which
     SQLite opens in the current folder) made absolute, against ``base`` (default: the current folder);
-    any other URL as given."""
+    any other URL as given. UserError for a bare path or an absolute path missing its fourth slash
+    (:func:`check_storage_form`)."""
+    check_storage_form(url, Path(base or Path.cwd()))
     path = sqlite_path(url)
     if path is None or path.is_absolute():
         return url
@@ -372,15 +380,9 @@ def check_same_direction(study: optuna.Study, direction: str, url: str) -> None:
 
 
 def open_existing_storage(url: str) -> optuna.storages.RDBStorage:
-    """:func:`open_storage` for reading a study: a SQLite file that is not there is refused (UserError
-    naming it and what to give instead), not made empty."""
-    path = sqlite_path(url)
-    if path is not None and not path.is_file():
-        raise UserError(
-            f"no study database at '{path.resolve()}' (moved, deleted or misspelt?): there is no study "
-            f"to read, and none was made. Give where it is: --storage sqlite:///PATH/TO/{path.name} "
-            f"(Python: storage=)."
-        )
+    """:func:`open_storage` for reading a study: a SQLite file that is not there, or holds no study, is
+    refused (:func:`check_study_file`), not made."""
+    check_study_file(url)
     return open_storage(url)
 
 
