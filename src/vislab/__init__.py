@@ -17,9 +17,14 @@ wait for torch, scikit-learn, matplotlib and optuna.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from vislab.version import __version__
+
+# optuna imports tqdm.auto, which warns "IProgress not found" in a notebook without ipywidgets, wherever
+# vislab first imports optuna (a sweep, a report, a paper); vislab shows no tqdm bar
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
     from vislab.api import (

@@ -3,9 +3,7 @@ given once), the report hook."""
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +15,6 @@ from vislab.errors import TrainingInterrupted, UserError
 # and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
 if TYPE_CHECKING:
     import optuna
-
-
-@contextlib.contextmanager
-def optuna_quietly() -> Iterator[None]:
-    """Around an import that loads optuna: it imports tqdm.auto, which warns in a notebook without
-    ipywidgets; vislab shows no tqdm bar."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        yield
 
 
 Log = Callable[[str], None]
@@ -85,8 +74,7 @@ def report_hook(log: Log) -> Callable[..., None]:
     """What each suite or sweep stage does with its results when asked for a report: report.html."""
 
     def write(out: Path, study: optuna.Study | None = None) -> None:
-        with optuna_quietly():  # on use (see the imports)
-            from vislab.report.build import build_report
+        from vislab.report.build import build_report  # on use (see the imports)
 
         log(f"report: {build_report(out, study=study)}")
 

@@ -15,7 +15,6 @@ from vislab.api.experiments import (
     check_counts,
     every_run_sets,
     lines_to,
-    optuna_quietly,
     report_hook,
     report_kept_on_ctrl_c,
 )
@@ -121,11 +120,10 @@ def _load_sweep(
     ``overwrite`` it is about to be deleted); a SQLite ``storage`` in a folder that is not there is
     refused. Either is checked on its data first (:func:`check_on_data`:
     a base whose model cannot take its data is refused before any folder or study is made)."""
-    with optuna_quietly():  # on use (see the imports)
-        from vislab.experiments.sweeps.data_checks import check_on_data
-        from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
-        from vislab.experiments.sweeps.spec import load_sweep, sweep_of
-        from vislab.experiments.sweeps.study import absolute_storage, check_storage_folder
+    from vislab.experiments.sweeps.data_checks import check_on_data  # on use (see the imports)
+    from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
+    from vislab.experiments.sweeps.spec import load_sweep, sweep_of
+    from vislab.experiments.sweeps.study import absolute_storage, check_storage_folder
 
     if storage:  # a SQLite file in a folder that is not there: refused, not made
         check_storage_folder(absolute_storage(storage))
@@ -178,8 +176,7 @@ def _dry_run(
 ) -> SweepPlan:
     """The plan of :func:`sweep` (``counts``: its ``trials`` and ``narrow``), checked as the sweep is
     before its first trial, its folder as a new sweep's (:func:`check_new`): nothing trained or written."""
-    with optuna_quietly():  # on use (see the imports)
-        from vislab.experiments.sweeps.preview import no_dry_run_with, preview_sweep
+    from vislab.experiments.sweeps.preview import no_dry_run_with, preview_sweep  # on use
 
     no_dry_run_with(overwrite)
     plan = preview_sweep(spec_or_file, out, storage, sets, _start_notes, **counts)
@@ -265,9 +262,8 @@ def _run(
 ) -> optuna.Study:
     """:func:`sweep`'s run once its arguments are checked: ``options`` as :func:`run_sweep` takes them;
     ``report``: each stage's report written (the first stage's last: it links to the second's)."""
-    with optuna_quietly():  # on use (see the imports)
-        from vislab.experiments.sweeps.runner import run_sweep
-        from vislab.report.build import build_report
+    from vislab.experiments.sweeps.runner import run_sweep  # on use (see the imports)
+    from vislab.report.build import build_report
 
     hook = _said_if_cut_short(report_hook(log)) if report else None
     with sweep_worker(folder):  # --overwrite by another process refuses while this one works on it

@@ -15,11 +15,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-# optuna imports tqdm.auto, which warns "IProgress not found" in a notebook without ipywidgets; this module
-# is the first to import optuna for `vislab paper` (paper_folder/build.py), and vislab shows no tqdm bar
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="IProgress not found")
-    import optuna
+import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import Config, build_config
