@@ -9,7 +9,7 @@ import yaml
 
 import vislab
 from conftest import cli, one_line, tiny_base
-from vislab.config.unread import OWN_STEP_SAME_AS, PLAIN_SGD
+from vislab.config.unread import OWN_STEP_AS_OPTIM, OWN_STEP_SAME_AS
 from vislab.errors import ConfigError
 from vislab.experiments.suites.plan import declared_trained_by
 from vislab.models import build_model
@@ -92,7 +92,7 @@ def test_lr_find_names_the_same_sgd_for_the_renamed_network(capsys, renamed):
 def test_the_tables_name_the_same_plain_sgd_as_the_model_declares():
     """The tables read what a step amounts to by model name (they build no model): each such name's
     hand-written levels declare plain SGD, and each built-in model declaring it is listed."""
-    assert OWN_STEP_SAME_AS == {"mlp-scratch": PLAIN_SGD}
+    assert OWN_STEP_SAME_AS == {"mlp-scratch": OWN_STEP_AS_OPTIM}
     for impl in ("manual", "autograd", "module"):
         hooks = hooks_of(build_model("mlp-scratch", (1, 8, 8), 10, impl=impl))
         assert hooks.trained_by == "manual_step" and hooks.plain_sgd is not None

@@ -38,14 +38,15 @@ UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-#: what a step of plain SGD at optim.lr amounts to in the optim.* it never reads: torch.optim's SGD
-PLAIN_SGD: dict[str, Any] = {"optim.name": "sgd"}
+#: the optim.* a hand-written step of plain SGD at optim.lr never reads, as torch.optim makes the same step:
+#: its SGD (config.notes.PLAIN_SGD: the settings that plain SGD leaves at their plain values)
+OWN_STEP_AS_OPTIM: dict[str, Any] = {"optim.name": "sgd"}
 
 # registered model name → what its own step amounts to, for the comparison tables, which know a run by its
 # config and summary.json alone (no model built, torch not loaded). The one table of the kind keyed by a
 # name: mlp-scratch's hand-written levels declare they step by plain SGD (models/scratch.py, ``plain_sgd``,
 # which tests/test_s27_trained_by.py holds to this entry); a user's own step may be anything.
-OWN_STEP_SAME_AS: dict[str, dict[str, Any]] = {"mlp-scratch": PLAIN_SGD}
+OWN_STEP_SAME_AS: dict[str, dict[str, Any]] = {"mlp-scratch": OWN_STEP_AS_OPTIM}
 
 
 def own_step_same_as(model: str | None, trained_by: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from numbers import Integral
 
 import torch
 
-from vislab.config.unread import PLAIN_SGD
+from vislab.config.unread import OWN_STEP_AS_OPTIM
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class HandWrittenGradients:
 @dataclass(frozen=True)
 class PlainSGDLevels:
     """A family whose levels that step by hand (``trained_by="manual_step"``) make plain SGD steps at
-    ``optim.lr`` (their unread optim.* amounts to ``config.unread.PLAIN_SGD``) beside a level ``torch.optim``
+    ``optim.lr`` (their unread optim.* amounts to ``config.unread.OWN_STEP_AS_OPTIM``) beside a level ``torch.optim``
     trains, as messages name them: ``option`` and ``by_optim``, the model option and its value that train the
     same network by ``torch.optim`` (mlp-scratch's ``impl``, ``optim``); ``by_hand``, its values that step by
     hand; ``course``, the learning rate a course trains it at, said beside Adam's default one ("": none)."""
@@ -76,10 +76,10 @@ class PlainSGDLevels:
     course: str = ""
 
     def sgd_sets(self, by_optim: bool = True) -> tuple[str, str]:
-        """The settings that train as the hand-written step does by ``torch.optim`` (``PLAIN_SGD``), the
+        """The settings that train as the hand-written step does by ``torch.optim`` (``OWN_STEP_AS_OPTIM``), the
         option that picks its level first (``by_optim``): (``--set`` options, Python keyword arguments)."""
         option = [(f"model.{self.option}", self.by_optim)] if by_optim else []
-        sets = [*option, *PLAIN_SGD.items()]
+        sets = [*option, *OWN_STEP_AS_OPTIM.items()]
         return (
             " ".join(f"--set {k}={v}" for k, v in sets),
             ", ".join(f"{k.replace('.', '__')}={v!r}" for k, v in sets),

@@ -33,8 +33,8 @@ Trainer hooks (``vislab.models.hooks``): the first three levels declare ``traine
 ``train.track_grad_norm`` reads), so a run that sets what that step ignores (momentum,
 weight decay, label smoothing, grad clipping, ...) is refused (``training/checks.py`` ``check_own_step``);
 ``optim`` declares ``trained_by = "optimizer"`` (``ScratchMLP.built_as`` picks the class by ``impl``, for the
-builder and for a suite's dry run alike). Every level declares the family's levels that step by plain SGD
-(``plain_sgd``, which the trainer's messages name), its hand-written gradients
+builder and for a suite's dry run alike; a subclass is built as itself). Every level declares the family's
+levels that step by plain SGD (``plain_sgd``, which the trainer's messages name), its hand-written gradients
 (``hand_written_gradients``, which ``vislab model gradcheck`` compares with autograd through ``net``) and its
 head, ``net``'s last Linear (``head_modules``).
 """
@@ -98,7 +98,10 @@ class ScratchMLP(ModelHooks, nn.Module):
 
     @classmethod
     def built_as(cls, options: dict[str, Any]) -> type[ScratchMLP]:
-        """The level's class: ``impl: optim``'s trained by ``torch.optim``, the others' by ``manual_step``."""
+        """The level's class: ``impl: optim``'s trained by ``torch.optim``, the others' by ``manual_step``;
+        a subclass (a user's, which declares its own hooks) is built as itself."""
+        if cls not in (ScratchMLP, OptimScratchMLP):
+            return cls
         return OptimScratchMLP if options.get("impl") == LEVELS.by_optim else ScratchMLP
 
     def __init__(

@@ -35,7 +35,14 @@ from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.state import LoopState
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
-from vislab.training.summary import RunSummary, threads_record
+from vislab.training.summary import (
+    SCORED_BEST,
+    SCORED_EMA_LAST,
+    SCORED_FITTED,
+    SCORED_LAST,
+    RunSummary,
+    threads_record,
+)
 from vislab.version import __version__
 
 
@@ -154,9 +161,7 @@ def _score_test(
 class ScoredWeights:
     """Which weights a run's scores are of (summary.json's ``scored``, the done: line's parenthesis)."""
 
-    # "best.pt, epoch 6", "the last weights, epoch 10", "the train.ema average of the last weights,
-    # epoch 10" or "fitted on the train split": summary.SCORED_TEXTS reads which file each is of
-    said: str
+    said: str  # "best.pt, epoch 6", ...: a summary.SCORED_TEXTS text, which names its file
     epoch: int | None  # their epoch (summary.json's best_epoch: train_acc and train_loss are its)
 
 
@@ -173,17 +178,13 @@ def load_scored(
     best = run.ckpt_dir / "best.pt"
     if not best.is_file() and ema is not None:
         model.load_state_dict(ema.state_dict())
-        return ScoredWeights(
-            f"the train.ema average of the last weights, epoch {loop.epoch}", loop.epoch
-        )
+        return ScoredWeights(SCORED_EMA_LAST.said(loop.epoch), loop.epoch)
     if not best.is_file():
-        return ScoredWeights(f"the last weights, epoch {loop.epoch}", loop.epoch)
+        return ScoredWeights(SCORED_LAST.said(loop.epoch), loop.epoch)
     ckpt = load_checkpoint(best)
     model.load_state_dict(ckpt.state_dict)
     epoch = ckpt.epoch if ckpt.epoch is not None else loop.best_epoch
-    return ScoredWeights(
-        "fitted on the train split" if fitted else f"best.pt, epoch {epoch}", epoch
-    )
+    return ScoredWeights((SCORED_FITTED if fitted else SCORED_BEST).said(epoch), epoch)
 
 
 @dataclass

@@ -31,15 +31,30 @@ if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json 
 PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
 #: the checkpoint file whose weights a run's scores are of (:meth:`RunSummary.scored_file`)
 ScoredFile = Literal["best.pt", "last.pt"]
-#: how summary.json's ``scored`` begins (``scoring.load_scored`` writes it) → the file of those weights:
-#: best.pt's (a fitted model's too: its fit is saved there), or the last weights' (last.pt's; their
-#: ``train.ema`` average where the run kept one), scored where best.pt was gone
-SCORED_TEXTS: dict[str, ScoredFile] = {
-    "best.pt": "best.pt",
-    "fitted on the train split": "best.pt",
-    "the last weights": "last.pt",
-    "the train.ema average of the last weights": "last.pt",
-}
+
+
+@dataclass(frozen=True)
+class ScoredText:
+    """One kind of text summary.json's ``scored`` holds: how it begins, which file holds the weights it
+    says were scored, and whether their epoch follows (``scoring.load_scored`` writes :meth:`said`,
+    :meth:`RunSummary.scored_file` reads it back by its beginning)."""
+
+    begins: str
+    file: ScoredFile
+    with_epoch: bool = True
+
+    def said(self, epoch: int | None) -> str:
+        """The text summary.json's ``scored`` holds for weights of ``epoch`` ("best.pt, epoch 6")."""
+        return f"{self.begins}, epoch {epoch}" if self.with_epoch else self.begins
+
+
+#: best.pt's weights (a fitted model's too: its fit is saved there), or the last weights' (last.pt's;
+#: their ``train.ema`` average where the run kept one), scored where best.pt was gone
+SCORED_BEST = ScoredText("best.pt", "best.pt")
+SCORED_FITTED = ScoredText("fitted on the train split", "best.pt", with_epoch=False)
+SCORED_LAST = ScoredText("the last weights", "last.pt")
+SCORED_EMA_LAST = ScoredText("the train.ema average of the last weights", "last.pt")
+SCORED_TEXTS = (SCORED_BEST, SCORED_FITTED, SCORED_LAST, SCORED_EMA_LAST)
 
 
 @dataclass(repr=False)
@@ -157,7 +172,7 @@ class RunSummary:
         ``scored`` is a text vislab never wrote (edited by hand)."""
         if self.scored is None:
             return "best.pt" if self.complete else None
-        return next((f for t, f in SCORED_TEXTS.items() if self.scored.startswith(t)), None)
+        return next((t.file for t in SCORED_TEXTS if self.scored.startswith(t.begins)), None)
 
     def __repr__(self) -> str:
         """The fields the file holds, as summary.json orders them (a notebook shows a run's record)."""

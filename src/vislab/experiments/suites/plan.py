@@ -35,6 +35,10 @@ from vislab.training.checks import own_step_refusal
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
+# the actions that train a run afresh (retrain: its folder moved aside first), whose settings set-up checks
+# for how the model trains (training/setup.py: a resumed run's were checked when it started)
+AFRESH = ("start", "retrain")
+
 
 @dataclass
 class PlannedRun:
@@ -275,8 +279,8 @@ def _beside_the_suite(p: PlannedRun, suite: Suite) -> str:
 def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
     """What is wrong with the config of planned run ``p`` ("" when nothing is); where it would train
     (``on_data``; None: not checked as a run to train), what its set-up refuses of the config alone for
-    how its model trains (``training.checks.own_step_refusal``: a setting mlp-scratch's own step ignores),
-    then checked on its data."""
+    how its model trains (``training.checks.own_step_refusal``: a setting mlp-scratch's own step ignores;
+    for a run trained afresh alone, as set-up checks it), then checked on its data."""
     if p.config is None:
         return p.message
     name, options = p.config.model.name, p.config.model.kwargs()
@@ -286,7 +290,7 @@ def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
         return str(e)
     if on_data is None or p.action not in OPENS:
         return ""
-    hooks = declared_hooks(name, options)
+    hooks = declared_hooks(name, options) if p.action in AFRESH else None
     return (own_step_refusal(p.config, hooks) if hooks else "") or on_data.mistake(p.config)
 
 
