@@ -10,6 +10,7 @@ import torch
 
 from vislab.errors import MetricsInputError
 from vislab.training.roc import roc_auc_score, roc_curve
+from vislab.training.summary import TOP5_MIN_CLASSES
 
 
 @dataclass
@@ -61,9 +62,6 @@ def _check(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= num_classes:
         raise MetricsInputError(f"labels must lie in [0, {num_classes - 1}], found {lo}..{hi}.")
-
-
-TOP5_MIN_CLASSES = 10  # top-5 of fewer classes says little (of 5 or fewer, it is always 1)
 
 
 def top_k_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:

@@ -33,6 +33,11 @@ PerClass = dict[str, float | None]  # class name → its accuracy (null: no samp
 ScoredFile = Literal["best.pt", "last.pt"]
 
 
+TOP5_MIN_CLASSES = (
+    10  # top-5 of fewer classes says little (of 5 or fewer, it is always 1): no top-5 figure
+)
+
+
 @dataclass(frozen=True)
 class ScoredText:
     """One kind of text summary.json's ``scored`` holds: how it begins, which file holds the weights it
@@ -81,7 +86,7 @@ class RunSummary:
     test_pacc: float | None = None
     test_loss: float | None = None
     test_auc: float | None = None
-    val_top5_acc: float | None = None  # 10 classes or more
+    val_top5_acc: float | None = None  # TOP5_MIN_CLASSES classes or more
     test_top5_acc: float | None = None
     train_time_s: float | None = None
     test_time_s: float | None = None

@@ -18,7 +18,7 @@ import numpy as np
 
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir, SavedPredictions
-from vislab.training.summary import RunSummary
+from vislab.training.summary import TOP5_MIN_CLASSES, RunSummary
 
 # summary.json's accuracies: each a share of samples, within [0, 1]
 ACCURACIES = (
@@ -31,7 +31,6 @@ ACCURACIES = (
     "test_top5_acc",
 )
 _EXACT = 1e-9  # float rounding: a figure copied from the run's records, or computed again as it was
-TOP5_MIN_CLASSES = 10  # as training.metrics: top-5 only of 10 classes or more
 
 
 def doubted(
