@@ -56,7 +56,7 @@ def exports_made(monkeypatch) -> list:
         calls.append(args)
         raise AssertionError("export work started before --out was checked")
 
-    for name in ("load_model", "to_torchscript", "to_onnx"):
+    for name in ("picked_model", "to_torchscript", "to_onnx"):
         monkeypatch.setattr(export, name, spy)
     return calls
 
