@@ -1,7 +1,7 @@
 """One reader each: a run's config.yaml read as every other config file is (a file that is no UTF-8, or
 that gives a key twice, is named, never a traceback), the runs below a folder found as `vislab compare`
-finds them (a run assembled by hand too) by the commands that need one run, and the metrics that select
-a run's best epoch declared once."""
+finds them by the commands that need one run (which name only the runs they can use, not one assembled
+by hand), and the metrics that select a run's best epoch declared once."""
 
 import json
 import shutil
@@ -94,8 +94,10 @@ def test_a_folder_of_runs_given_for_one_run_names_its_runs(holder, args, digit_p
     assert code == 2, text
     said = one_line(text)
     assert f"'{holder}' is a folder of runs, not a run" in said
-    assert f"'{holder / 'a'}'" in said and f"'{holder / 'deep' / 'b'}'" in said
-    assert ".hidden" not in said
+    assert (
+        f"e.g. '{holder / 'deep' / 'b'}'." in said
+    )  # not the run assembled by hand, which it refuses
+    assert f"'{holder / 'a'}'" not in said and ".hidden" not in said
 
 
 def test_compare_lists_the_runs_of_that_folder(holder, capsys):

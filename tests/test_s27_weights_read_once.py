@@ -1,5 +1,6 @@
 """Session 27, fix D: eval, predict and export read the checkpoint they use once, and still say which
-weights they used ("weights: ..."), from the checkpoint they loaded."""
+weights they used ("weights: ..."), from the checkpoint they loaded; a last.pt standing in for a
+best.pt the run lacks too (read once for its note and its weights)."""
 
 from __future__ import annotations
 

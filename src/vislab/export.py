@@ -98,13 +98,13 @@ def export_run(
         model_file, spec = export_run("runs/cnn", "onnx")
     """
     fmt = _checked_request(Path(target), fmt, opset)
-    chosen = pick_checkpoint(target, checkpoint)  # which file, for the names: the loader reads it
+    chosen = pick_checkpoint(target, checkpoint)  # which file, for the names; handed to the loader
     ckpt_path, tag = chosen.path, _checkpoint_tag(chosen)
     path = _output_path(ckpt_path, fmt, out, tag)
     spec_file = spec_path(path, fmt)
     _check_outputs(ckpt_path, fmt, [path, spec_file], force, tag)
     check_writable(path, "the model", undone="nothing was exported", is_file=True)
-    model, picked = picked_model(target, trust_code, checkpoint)  # picked again, read once
+    model, picked = picked_model(chosen, trust_code)  # its file read once
     record = picked.load().record
     _refuse_fitted(model, record.model.name)
     own = hooks_of(model)  # what its eval forward does itself: its own TTA, its own weight average

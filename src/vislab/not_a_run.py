@@ -34,10 +34,11 @@ def folder_kind(folder: Path) -> str | None:
 
 def runs_folder_note(folder: Path) -> str | None:
     """Why ``folder`` is no run but a suite's or sweep's (or another folder of runs), naming a few of its
-    runs; None when it is none of them."""
+    runs that the commands taking one run can use (not one assembled by hand); None when it is none of
+    them."""
     kind = folder_kind(folder)
     kind = kind if kind in ("suite", "sweep") else None
-    runs = sorted(runs_below(folder).values())
+    runs = sorted(runs_below(folder, hand_made=False).values())
     if kind is None and not runs:
         return None
     what = f"a {kind} folder" if kind else "a folder of runs"
@@ -58,23 +59,28 @@ def runs_below(
     folder: Path,
     runs_of_set: Callable[[Path], Mapping[str, Path]] | None = None,
     note: Callable[[str], None] | None = None,
+    hand_made: bool = True,
 ) -> dict[str, Path]:
     """The runs at any depth below ``folder`` by their path below it (``alice``, ``bob/cnn``), so that
     none is left out silently: each folder that is a run (:func:`is_run`), the runs of each suite or
     sweep folder — as ``runs_of_set`` names them where given (``vislab compare``'s: ``sw/trial-0``), else
     the runs below it as below any other folder —, and those below any other folder; not a hidden
     folder's (``.git``), and a folder reached again through a link once. ``note`` is told of each folder
-    that cannot be read (the runs in it are left out)."""
-    return _runs_below(folder, runs_of_set, note or (lambda _: None), set())
+    that cannot be read (the runs in it are left out). ``hand_made=False``: only the runs that the
+    commands taking one run can use (:func:`folder_kind` "run"), not those assembled by hand."""
+    kept = is_run if hand_made else (lambda p: folder_kind(p) == "run")
+    return _runs_below(folder, runs_of_set, kept, note or (lambda _: None), set())
 
 
 def _runs_below(
     folder: Path,
     runs_of_set: Callable[[Path], Mapping[str, Path]] | None,
+    kept: Callable[[Path], bool],
     note: Callable[[str], None],
     seen: set[Path],
 ) -> dict[str, Path]:
-    """:func:`runs_below`, ``seen`` holding the folders already walked (resolved)."""
+    """:func:`runs_below`, ``kept`` telling which runs it lists, ``seen`` holding the folders already
+    walked (resolved)."""
     seen.add(folder.resolve())
     found: dict[str, Path] = {}
     for p in _sub_folders(folder, note):
@@ -82,10 +88,11 @@ def _runs_below(
             continue
         seen.add(resolved)
         if is_run(p):
-            found[p.name] = p
+            if kept(p):
+                found[p.name] = p
             continue
         is_set = runs_of_set is not None and folder_kind(p) in ("suite", "sweep")
-        inner = runs_of_set(p) if is_set else _runs_below(p, runs_of_set, note, seen)
+        inner = runs_of_set(p) if is_set else _runs_below(p, runs_of_set, kept, note, seen)
         found |= {f"{p.name}/{name}": run for name, run in inner.items()}
     return found
 
@@ -125,14 +132,14 @@ def _what_it_is(path: Path) -> str:
     if kind in ("suite", "sweep"):
         runs, table = (path, "results.csv") if kind == "suite" else (path / "trials", "trials.csv")
         holds = f"{kind}.json" if (path / f"{kind}.json").is_file() else "study.db and trials/"
-        found = sorted(p.parent.name for p in runs.glob("*/config.yaml"))
-        example = (runs / found[0]).as_posix() if found else f"{runs.as_posix()}/RUN"
+        found = sorted(runs_below(path, hand_made=False).values())
+        example = found[0].as_posix() if found else f"{runs.as_posix()}/RUN"
         return (
             f"but a {kind} folder (it holds {holds}): its runs are '{runs.as_posix()}/<run>' and its "
             f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
             f"the table with pandas.read_csv."
         )
-    runs = sorted(r.as_posix() for r in runs_below(path).values())
+    runs = sorted(r.as_posix() for r in runs_below(path, hand_made=False).values())
     if runs:
         named = first_few([f"'{r}'" for r in runs], 3)
         return (

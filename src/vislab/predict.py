@@ -70,10 +70,12 @@ def load_model(
 
 
 def picked_model(
-    target: str | Path, trust_code: bool, checkpoint: str = "best"
+    target: str | Path | PickedCheckpoint, trust_code: bool, checkpoint: str = "best"
 ) -> tuple[torch.nn.Module, PickedCheckpoint]:
-    """:func:`load_model`'s model, and the checkpoint it was picked from (loaded: read once)."""
-    picked = pick_checkpoint(target, checkpoint)
+    """:func:`load_model`'s model, and the checkpoint it was picked from (loaded: read once); ``target``
+    may be that checkpoint, picked already (:func:`pick_checkpoint`; ``checkpoint`` then unused)."""
+    picked = target if isinstance(target, PickedCheckpoint) else pick_checkpoint(target, checkpoint)
+    target = picked.run or picked.path
     picked.show_note()
     path, ckpt = picked.path, picked.load()
     run = _run_of(Path(target))
