@@ -23,7 +23,7 @@ def test_an_average_without_warm_up_longer_than_the_run_is_noted_with_both_fixes
     assert "this run takes 44 (22 an epoch, 2 epochs)" in note
     assert "99.6 % of the average is still the untrained starting weights" in note
     # a decay whose horizon is a tenth of the steps, and the warm-up, in both spellings
-    assert "--set train.ema.decay=0.773 / train__ema__decay=0.773" in note
+    assert "--set train.ema.decay=0.77 / train__ema__decay=0.77" in note
     assert "--set train.ema.warmup=true / train__ema__warmup=True." in note
 
 

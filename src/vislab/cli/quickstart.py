@@ -79,10 +79,16 @@ def _report(out: Path, log: Callable[[str], None]) -> None:
 
 
 def _interrupted(e: TrainingInterrupted, out: Path, epochs: int | None) -> TrainingInterrupted:
-    """The suite's interruption ``e``, saying how to go on with the command that was run."""
+    """The suite's interruption ``e``, saying how to go on with the command that was run: its way on
+    (re-running the suite: :data:`~vislab.experiments.suites.ending.RERUN`) given as this command's."""
+    # on use (module docstring)
+    from vislab.experiments.suites.ending import RERUN
+
     what = str(e).partition("\nRe-run the same `vislab suite` command")[0]
     again = f"vislab quickstart --out {shlex.quote(str(out))}"
     again += f" --epochs {epochs}" if epochs is not None else ""
+    if RERUN in what:  # a Ctrl-C as the tables were written: the way on is in its sentence
+        return TrainingInterrupted(what.replace(RERUN, f"run `{again}` again"))
     return TrainingInterrupted(
         f"{what}\nRun `{again}` again to continue: finished runs are skipped and interrupted ones "
         f"resume."

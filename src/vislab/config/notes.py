@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -208,11 +209,13 @@ def ema_note(cfg: Config, trained_by: str, per_epoch: int) -> str | None:
     kept = ema.decay**steps
     if ema.warmup or kept < 0.05:
         return None
-    smaller = 1 - 10 / steps  # a horizon of a tenth of the run's steps
+    # a horizon of a tenth of the run's steps, 1 − decay to two significant digits: printed in full
+    # (0.99957, never rounded up to 1, which is no smaller decay)
+    smaller = 1 - Decimal(f"{10 / steps:.2g}")
     give = (
-        f"a smaller decay, e.g. --set train.ema.decay={smaller:.3g} / train__ema__decay={smaller:.3g} "
+        f"a smaller decay, e.g. --set train.ema.decay={smaller} / train__ema__decay={smaller} "
         f"(a horizon of about {steps / 10:.0f} steps, 10 % of the run's), or "
-        if smaller >= 0.5
+        if smaller >= Decimal("0.5")
         else ""
     )
     return (

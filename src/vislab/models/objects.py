@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vislab.errors import UserCodeError
+from vislab.errors import ConfigError, UserCodeError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import (
@@ -157,9 +157,9 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     aside) — the model built would not be the one trained; for a model object and a class registered
     with ``@vislab.register_model`` alike. A current
     definition that has it is registered again, a model object's after a restart too (its cell run again:
-    :func:`_defined_again`). Nothing to compare (a run before vislab recorded it, a
-    source Python cannot find, a name not registered in this process) passes."""
-    _defined_again(name, recorded)
+    :func:`_defined_again`, only where the two can be compared). Nothing to compare (a run before vislab
+    recorded it, a source Python cannot find, a name not registered in this process) passes."""
+    _defined_again(name, recorded, run)
     imports = recorded.get("imports") if isinstance(recorded, dict) else None
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
     if folder is not None and not trust_code:
@@ -197,20 +197,35 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     )
 
 
-def _defined_again(name: str, recorded: Any) -> None:
-    """Model object ``name`` of a run trained in another process (a kernel since restarted), not
+def _defined_again(name: str, recorded: Any, run: str) -> None:
+    """Model object ``name`` of run ``run`` trained in another process (a kernel since restarted), not
     registered here: the class or function its ``recorded`` code names (``__main__.MyNet``), where this
     process defines it again (its cell run again), registered under ``name`` as ``vislab.train(model=
     MyNet)`` would — looked up in the module already loaded, nothing imported; :func:`check_unchanged`
-    then compares its code with the run's."""
+    then compares its code with the run's. ConfigError where that cannot be compared (the run or this
+    process has no source of it: ``python -c``, a plain ``python`` prompt): another class of that name
+    would be used silently."""
     where = recorded.get("object") if isinstance(recorded, dict) else None
     if not is_user_object(name) or name in MODELS or not isinstance(where, str):
         return
     module, _, attr = where.rpartition(".")
     obj = getattr(sys.modules.get(module), attr, None)
     ours = inspect.isclass(obj) or inspect.isfunction(obj)
-    if ours and getattr(obj, "__qualname__", None) == attr and PREFIX + attr == name:
+    if not ours or getattr(obj, "__qualname__", None) != attr or PREFIX + attr != name:
+        return
+    if (recorded.get("source_sha256") or recorded.get("code_sha256")) and _code(obj) is not None:
         register(obj)
+        return
+    whose = "this process's" if recorded.get("source_sha256") else "the run's"
+    who = "The run" if run == name else f"Run '{run}'"
+    raise ConfigError(
+        f"{who} was trained with model '{name}', {where} given to vislab.train(model=...) in another "
+        f"Python process, but Python cannot find {whose} source of {attr} (code typed at a plain python "
+        f"prompt or passed to python -c): the {attr} defined here cannot be checked to be the one "
+        f"trained, so it is not used. If it is, register it: vislab.register_model('{name}') on "
+        f"{attr}; or put {attr} in a file and train with model.name=path/to/file.py:{attr}, whose runs "
+        f"each reopen with their own code."
+    )
 
 
 def _code(obj: Any) -> dict[str, Any] | None:

@@ -61,17 +61,22 @@ def _registered_elsewhere(name: str, where: str, what_to_do: str) -> str:
 
 
 def _again(name: str, attr: str) -> str:
-    """What reopens the run here: a model object's class is found once its definition ran again (its
-    cell); a registered name needs registering again."""
-    if name.startswith("user-"):
-        return (
-            f" run its definition (its cell) again, as it was then, and reopen the run in that process "
-            f"(or register it: vislab.register_model('{name}') on {attr}),{_anywhere(attr)}"
-        )
-    return (
-        f" run its definition again, as it was then, and register it again first "
-        f"(vislab.register_model('{name}') on {attr}),{_anywhere(attr)}"
+    """What reopens the run, after a colon: what works from the command line first (the class in a file,
+    trained again); then in Python, for a model object's class or function defined at the top of its
+    module (``user-Net``: it is found once its definition ran again), running that again; for any other
+    (a nested class's ``user-make.Net``, a name registered with ``@vislab.register_model``), registering
+    it again."""
+    file = (
+        f" from the command line, train it again with model.name=path/to/file.py:{attr} ({attr} put in "
+        f"a file), whose runs reopen anywhere; in Python,"
     )
+    if name.startswith("user-") and "." not in name.removeprefix("user-"):
+        return (
+            f"{file} run the definition of {attr} again, as it was then (its notebook cell, or the "
+            f"script's code) and reopen the run with vislab.load_run(...), or register it: "
+            f"vislab.register_model('{name}') on {attr}."
+        )
+    return f"{file} register it again first: vislab.register_model('{name}') on {attr}, as it was then."
 
 
 def _anywhere(attr: str) -> str:

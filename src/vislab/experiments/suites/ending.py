@@ -17,7 +17,7 @@ from vislab.words import first_few
 
 _NAMED = 8  # how many runs a suite's data message names before "and N more"
 
-#: how a suite goes on, in the command's words and Python's
+#: how a suite goes on, in the command's words and Python's (`vislab quickstart` puts its own in its place)
 RERUN = "re-run the same `vislab suite` command (Python: the same vislab.run_suite call)"
 
 
