@@ -81,7 +81,8 @@ def parse_args(description: str, tiny: dict) -> argparse.Namespace:
     if args.tiny:
         args.n, args.batch, args.epochs = tiny["n"], tiny["batch"], tiny["epochs"]
     n_train = args.n - round(args.n * VAL_FRACTION)  # as vislab carves the validation split
-    if n_train < args.batch and not args.vs_airbench:
+    # --models none times no model: the Fashion-MNIST run alone, which reads neither --n nor --batch
+    if n_train < args.batch and not args.vs_airbench and args.models != []:
         ap.error(
             f"argument --n: {args.n} synthetic images ({VAL_FRACTION:.0%} held out for validation) "
             f"leave no training batch of {args.batch} (--batch); give a larger --n or a smaller --batch"

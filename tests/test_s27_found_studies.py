@@ -45,7 +45,7 @@ def test_report_says_the_same_of_the_password(capsys, masked, monkeypatch):
     said = one_line(said)
     assert code == 0, said
     assert f"records its storage without the password ({MASKED})" in said, said
-    assert f"`vislab sweep show {masked} --storage URL`, which writes this report" in said, said
+    assert f"`vislab sweep show {masked} --storage URL`, which lists its trials" in said, said
 
 
 def test_compare_loads_a_sweep_folders_study_once(capsys, masked, monkeypatch):

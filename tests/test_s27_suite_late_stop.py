@@ -123,3 +123,21 @@ def test_paper_and_report_say_a_runs_missing_figures_once(figures_cut_short, cap
     assert code == 0, text
     page = (out / "report.html").read_text()
     assert "Failed or unfinished" not in page and one_line(page).count(CUT_SHORT) == 1
+
+
+def test_a_ctrl_c_as_a_finished_suites_old_tables_are_rewritten_says_so(
+    _suite_once, tmp_path, capsys
+):
+    """Every run skipped as finished, the old tables there: a Ctrl-C as they are written again is the
+    tables' (exit 130, the way on), not 'the last run was scored' followed by the report."""
+    out = tmp_path / "s"
+    shutil.copytree(_suite_once, out)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_suite(name="tiny")))
+    with pytest.MonkeyPatch.context() as mp:
+        _tables_cut_short(mp)
+        code, text = cli(capsys, "suite", spec, "--out", out, "-q")
+    assert code == 130, text
+    said = one_line(text)
+    assert "Ctrl-C while the suite's tables were written, after its runs had ended" in said
+    assert "the last run was scored" not in said and not (out / "report.html").exists()

@@ -211,6 +211,6 @@ def test_a_sweep_file_given_to_show_and_a_folder_given_to_run_are_named(finished
 
 @pytest.mark.parametrize("timeout", [0, float("nan")])
 def test_a_timeout_of_0_from_python_is_refused_as_the_file_and_command_refuse_it(tmp_path, timeout):
-    with pytest.raises(vislab.UserError, match="timeout=.*give a number of at least 1"):
+    with pytest.raises(vislab.UserError, match="timeout=.*: give seconds, at least 1"):
         vislab.sweep("dlvc-cnn", data="digits", timeout=timeout, out=tmp_path / "sw")
     assert not (tmp_path / "sw").exists()

@@ -141,7 +141,7 @@ def test_report_of_a_sweep_whose_database_moved_names_the_command_that_takes_sto
     move_db(out / "study.db", tmp_path / "kept.db")
     code, text = cli(capsys, "report", out)
     text = one_line(text)
-    assert f"`vislab sweep show {out} --storage URL`, which writes this report" in text, text
+    assert f"`vislab sweep show {out} --storage URL`, which lists its trials" in text, text
     (out / "report.html").unlink()
     code, text = cli(capsys, "sweep", "show", out, "--storage", f"sqlite:///{tmp_path / 'kept.db'}")
     assert code == 0 and (out / "report.html").is_file(), text

@@ -61,13 +61,15 @@ def every_run_sets(
 
 def check_counts(caller: str, **counts: float | None) -> None:
     """UserError for a count given to ``caller`` below 1 (``jobs=0``, ``trials=0``, a sweep's
-    ``timeout=0`` seconds, NaN), which the command's options refuse too; None: not given (whole numbers:
-    :func:`~vislab.arguments.checked`)."""
-    low = {k: v for k, v in counts.items() if v is not None and not v >= 1}
+    ``timeout=0`` seconds, NaN), which the command's options and a sweep file refuse too, each named with
+    what it takes; None: not given (whole numbers: :func:`~vislab.arguments.checked`)."""
+    low = [
+        f"{k}={v:g}: give {'seconds, at least 1' if k == 'timeout' else 'a whole number of at least 1'}"
+        for k, v in counts.items()
+        if v is not None and not v >= 1
+    ]
     if low:
-        given = ", ".join(f"{k}={v!r}" for k, v in low.items())
-        whole = "" if "timeout" in low else "whole "
-        raise UserError(f"{caller} got {given}: give a {whole}number of at least 1.")
+        raise UserError(f"{caller} got {'; '.join(low)}.")
 
 
 def report_hook(log: Log) -> Callable[..., None]:

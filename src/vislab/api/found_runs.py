@@ -220,8 +220,12 @@ def _stage_table(
 def _finished(
     folders: dict[str, Path], otherwise: dict[Path, str]
 ) -> tuple[dict[str, RunSummary], dict[str, str]]:
-    """The summaries of the finished runs of ``folders``, and why each other run is left out (trained with
-    other settings than its suite's: ``otherwise``; unfinished; a summary.json that cannot be read)."""
+    """The summaries of the runs of ``folders`` with their scores (finished, or stopped as their figures
+    were drawn: ``suites.tables.scored``, as a suite's results.md; noted), and why each other run is
+    left out (trained with other settings than its suite's: ``otherwise``; unfinished; a summary.json
+    that cannot be read)."""
+    from vislab.experiments.suites.tables import scored  # on use (see the imports)
+
     summaries: dict[str, RunSummary] = {}
     left_out: dict[str, str] = {}
     for name, folder in folders.items():
@@ -233,10 +237,12 @@ def _finished(
         except UserError as e:  # a damaged summary.json: named with its fix, the others compared
             left_out[name] = f"unreadable: {e}"
             continue
-        if summary is not None and summary.complete:
+        if scored(summary):
             summaries[name] = summary
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)
+            if not summary.complete:
+                show_note(f"{name}: in the table, but {_unfinished(summary, folder)}.")
         else:
             left_out[name] = _unfinished(summary, folder)
     return summaries, left_out
@@ -298,7 +304,7 @@ def _no_runs(target: Path, verb: str, unloaded: str | None) -> str:
     if kind == "sweep" and unloaded:
         return (
             f"{said}, and its study, which holds the rows of the trials trained elsewhere, was not "
-            f"loaded: {unloaded} To list them from its storage: `vislab sweep show {target} --storage URL`."
+            f"loaded: {unloaded}"
         )
     if kind == "sweep":
         said += " yet (trials trained on another machine keep their run folders there: `vislab compare` lists"

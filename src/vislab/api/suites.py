@@ -26,7 +26,6 @@ from vislab.experiments.suites.refusals import refuse_together
 from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
-from vislab.training.summary import RunSummary
 
 # The suite runners, their shared storage and the tables are imported by the functions that use them
 # ("on use" below): they load matplotlib, pandas and SQLAlchemy, which `import vislab.api` should not
@@ -312,6 +311,7 @@ def _train_runs(
     run's changed model file imported), on this machine alone or shared with others through ``shared``
     storage; each note said once (``errors.each_note_once``)."""
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
+    from vislab.experiments.suites.ending import TablesCutShort
     from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.runner import run_suite
 
@@ -322,8 +322,8 @@ def _train_runs(
                 run_suite(suite, folder, sets, log=log, only=only, trust_code=trust_code, **kw)
             else:
                 run_shared_suite(suite, folder, shared, sets, log=log, **kw)
-    except ReportCutShort:
-        raise  # every run ended: its report was cut short (not a run's scoring)
+    except (ReportCutShort, TablesCutShort):
+        raise  # every run ended: its tables or report were cut short (not a run's scoring)
     except TrainingInterrupted:
         if not stopped_nothing(folder):
             raise
@@ -333,12 +333,15 @@ def _train_runs(
 
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
-    """The finished runs of ``suite`` in ``folder`` and their table (a seeded suite's: :func:`_seed_table`)."""
+    """The runs of ``suite`` in ``folder`` with their scores (finished, or stopped as their figures were
+    drawn: ``suites.tables.scored``, as its results.md) and their table (a seeded suite's:
+    :func:`_seed_table`)."""
     from vislab.experiments.records import SuiteInfo  # on use (see the imports)
+    from vislab.experiments.suites.tables import scored
 
     other = SuiteInfo.read(folder).trained_otherwise()  # run before with other settings: no table
     names = [n for n in suite.run_names() if n not in other]
-    done = [n for n in names if (RunDir(folder / n).read_summary() or RunSummary()).complete]
+    done = [n for n in names if scored(RunDir(folder / n).read_summary())]
     finished = {name: Run(folder / name) for name in done}
     table = compare(finished, suite.reported) if suite.seeds == 1 else _seed_table(suite, finished)
     return SuiteResult(path=folder, table=table, runs=finished)

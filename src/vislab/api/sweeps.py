@@ -246,7 +246,7 @@ def sweep(
     ...                      trials=4, epochs=2)  # study.best_params: the best trial's values
     """
     counts = {"trials": trials, "narrow": narrow, "narrow_trials": narrow_trials, "epochs": epochs}
-    check_counts("sweep", **counts, timeout=timeout)  # timeout in seconds, as --timeout: at least 1
+    check_counts("sweep", **counts, timeout=timeout)  # seconds: at least 1, as --timeout, timeout:
     check_file_settings("sweep", settings, overrides)
     sets = every_run_sets("sweep", data, epochs, overrides, settings)
     if dry_run:

@@ -57,7 +57,8 @@ def paper(
     """Write a paper folder: the report's figures (with seeds, a model's own figures of each row's first
     seed only) as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
-    report), texts.tex (the data, seeds, verdicts and notes), main.tex, which compiles with pdflatex, and
+    report), texts.tex (the data, seeds, verdicts and notes in brief), notes.md (every note in full),
+    main.tex, which compiles with pdflatex, and
     tables/<run>_epochs.tex (a run's metrics per epoch, to \\input where you want it). Run again after more
     runs, it rewrites its own files and keeps a main.tex you edited (which inputs texts.tex, tables.tex
     and figures.tex)."""
@@ -77,6 +78,8 @@ def paper(
 
 def _say_written(folder: Path, no_figures: bool, pdf: bool) -> None:
     """The line naming what the paper folder holds (and main.pdf, when compiled)."""
+    from vislab.paper_folder.notes import NOTES  # on use (module docstring)
+
     try:  # the figures the paper shows: those figures.tex names (figures/ may hold other runs')
         figures = (folder / "figures.tex").read_text(errors="replace").count("\\includegraphics")
     except OSError:
@@ -84,7 +87,7 @@ def _say_written(folder: Path, no_figures: bool, pdf: bool) -> None:
     epochs = len(list((folder / "tables").glob("*_epochs.tex")))
     drawn = "kept, in figures.tex" if no_figures else "as PDF and PNG"
     console.print(
-        f"paper: {folder} (main.tex, texts.tex, tables.tex, tables.md, figures.tex; {figures} figures "
+        f"paper: {folder} (main.tex, texts.tex, tables.tex, tables.md, figures.tex, {NOTES}; {figures} figures "
         f"{drawn}; {epochs} per-epoch table{'s' * (epochs != 1)} in tables/)",
         markup=False,
         soft_wrap=True,

@@ -266,7 +266,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> d
     return dict(
         title=title or titled(_heading(plan), runs),
         subtitle=(plan.suite.description if plan.suite is not None else None) or _counted(plan),
-        data_line=data_line(plan.complete or runs, own_splits(plan)) if runs else "",
+        data_line=data_line(plan.complete or runs, own_splits(plan), plan.configs) if runs else "",
         provenance=provenance_of(plan),
         reported_figures=bool(reported_columns(reported)),
         reported_warnings=mismatches(reported, cited(plan)),  # rows, with seeds

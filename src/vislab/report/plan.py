@@ -218,7 +218,7 @@ def _failures(
         failed = {
             n: why_unfinished({**_row(summaries.get(n)), **r.to_json()}, runs.get(n))
             for n, r in recorded.items()
-            if r.status != "complete" and not scored(summaries.get(n))
+            if r.status != "complete" and not _figures_cut_short(summaries.get(n))
         }
         # a run of the suite not trained yet (vislab suite --only trained others)
         untrained = [n for n in suite.order or [] if n not in recorded and n not in summaries]
@@ -230,6 +230,12 @@ def _failures(
         for n, s in summaries.items()
         if s is not None and not _complete(s)
     }
+
+
+def _figures_cut_short(summary: RunSummary | None) -> bool:
+    """Whether a suite's run stopped while its figures were drawn, its scores written: in the tables, not
+    among the failures (a run complete in its own folder but trained otherwise is one: not these settings)."""
+    return scored(summary) and not _complete(summary)
 
 
 def _row(summary: RunSummary | None) -> dict:
@@ -254,14 +260,12 @@ def _load_study(
     its results.csv/.md and trials.csv, and those of its --narrow stage (``folder/narrow``), written first
     as ``vislab sweep show`` writes them (:func:`finish`: trials finished or resumed since are in them, as
     in the report), ``log`` told. (None, None, why) when the study cannot be loaded, with a note (in
-    ``notes`` and told to ``log``) saying why and the command that gives another storage (``vislab
-    report`` has no --storage; ``vislab sweep show`` has)."""
+    ``notes`` and told to ``log``) saying why (``study_or_why``: where its storage failed, with the command
+    that gives another, as ``vislab report`` has no --storage and ``vislab sweep show`` has)."""
     study, why = study_or_why(folder)
     if study is None:
-        show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
-        said = f"{why} To give its storage to a report: {show}."
-        notes.append(f"sweep study not loaded: {said}")
-        log(f"warning: sweep study not loaded, so the report shows its runs without it: {said}")
+        notes.append(f"sweep study not loaded: {why}")
+        log(f"warning: sweep study not loaded, so the report shows its runs without it: {why}")
         return None, None, why
     rows = finish(folder, study, log)
     narrow = folder / "narrow"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from vislab.config import Config
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.cells import bold_cells, bold_note, figures_note
+from vislab.experiments.results.columns_dash import figures_dash_note
 from vislab.experiments.results.data_used import (
     OwnSplits,
     mixes_data,
@@ -19,7 +20,6 @@ from vislab.experiments.results.data_used import (
     rows_with_own_test_sets,
 )
 from vislab.experiments.results.for_people import LISTED, LISTED_NOTE, for_people, listed_line
-from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.recorded import edited_note
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.seed_rows import SeedSplit, seed_split
@@ -41,6 +41,7 @@ from vislab.experiments.results.table import (
     verdicts_need_seeds,
     with_settings,
 )
+from vislab.experiments.results.texts import cells_notes
 from vislab.experiments.sweeps.results import trial_params
 from vislab.experiments.sweeps.trials import database_note, table_params
 from vislab.report.run_files import RunFiles
@@ -183,7 +184,8 @@ def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
 def _settings_note(plan: Planned, settings: Settings, shown: Settings) -> str:
     """The notes under the table on its settings (``shown``: those it shows as columns): runs whose
     config.yaml could not be read or was edited since, seeds of one row that differ in more, model options
-    a row's model has not, and a sweep's rows from its study database."""
+    a row's model has not, what a ``-`` setting and the ``code`` column mean (as results.md's and the
+    paper's), and a sweep's rows from its study database."""
     edited = edited_note({n: plan.runs[n] for n in plan.complete if n in plan.runs}, plan.configs)
     return " ".join(
         p
@@ -191,7 +193,8 @@ def _settings_note(plan: Planned, settings: Settings, shown: Settings) -> str:
             unread_note(settings.unread),
             edited,
             seeds_note(plan),
-            not_taken_note(shown.values, shown.keys),  # an mlp's widths
+            # an mlp's widths (n/a), a baseline's optim.lr (-), the code column
+            *cells_notes(shown),
             _database_rows_note(plan),
         )
         if p
@@ -210,7 +213,8 @@ def table_context(plan: Planned) -> dict:
     cells ((row, key) pairs; among the runs of each dataset) and the ``bold_note`` saying why, the
     reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read or
     that are named as seeds of one row but differ in more (:func:`seeds_note`), what the train ACC and
-    test AUC columns are (``train_acc_note``: ``cells.figures_note``), and with seeds the
+    test AUC columns are and what a ``-`` figure is (``train_acc_note``: ``cells.figures_note``,
+    ``columns_dash.figures_dash_note``), and with seeds the
     ``spread_note`` (without, for a suite that asks for verdicts, why it has none:
     ``verdicts_need_seeds``), the groups' ``verdicts`` (group → sentences, each with whether it exceeds
     the spread), how they pair the rows (``verdict_pairing``) and the ``verdict_rule``."""
@@ -237,7 +241,9 @@ def table_context(plan: Planned) -> dict:
         bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),
         spread_note=SPREAD_NOTE if seeded else verdicts_need_seeds(_groups(plan), pairing(plan)),
-        train_acc_note=figures_note(figure_cols),
+        train_acc_note=" ".join(
+            p for p in (figures_note(figure_cols), figures_dash_note(figures, figure_cols)) if p
+        ),
         verdicts=verdicts,
         verdict_pairing=COMPARE[pairing(plan)],
         verdict_rule=RULE,

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from vislab.config import Config
+from vislab.errors import UserError
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.cells import (
     bold_cells,
@@ -20,6 +22,8 @@ from vislab.experiments.results.cells import (
     param_cell,
     pipe_table,
 )
+from vislab.experiments.results.columns_code import code_note
+from vislab.experiments.results.columns_dash import figures_dash_note, settings_dash_note
 from vislab.experiments.results.data_used import (
     OwnSplits,
     data_line,
@@ -62,6 +66,7 @@ from vislab.experiments.results.table import (
     with_settings,
 )
 from vislab.files import atomic_write_text
+from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
@@ -179,13 +184,31 @@ def table_choice(
     run_dirs: Mapping[str, Path],
     rows: dict[str, list[str]] | None,
     params: dict[str, dict[str, Any]] | None,
+    configs: dict[str, Config] | None = None,
 ) -> tuple[Settings, str | None]:
     """A table's setting columns and the metric column it adds: a sweep's (in ``out``) swept values
     (``params``, run → its values) and the metric its trials were chosen by (val_loss: no column
-    otherwise; ``provenance.swept_metric``), else the runs' model, seed and the settings that differ."""
+    otherwise; ``provenance.swept_metric``), else the runs' model, seed and the settings that differ
+    (``configs``: run → its config.yaml already read)."""
     if params is not None:
         return swept(params, summaries), swept_metric(out)
-    return table_settings(summaries, run_dirs, rows), None
+    return table_settings(summaries, run_dirs, rows, configs), None
+
+
+def _configs_of(
+    summaries: Mapping[str, RunSummary], run_dirs: Mapping[str, Path]
+) -> dict[str, Config]:
+    """The config.yaml of each run of ``summaries`` in ``run_dirs``, read once for its table; a run whose
+    file is missing or cannot be read is left out (the table's settings note names it)."""
+    configs = {}
+    for name in summaries:
+        try:
+            cfg = RunDir(run_dirs[name]).load_config() if name in run_dirs else None
+        except UserError:
+            continue
+        if cfg is not None:
+            configs[name] = cfg
+    return configs
 
 
 def results_texts(
@@ -212,7 +235,8 @@ def results_texts(
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     rows, said, why = _alike_rows(out, summaries, rows, dirs, unlike)
     reported, seeded = as_reported(reported), rows is not None
-    settings, metric = table_choice(out, summaries, dirs, rows, params)
+    configs = _configs_of(summaries, dirs)  # its settings, the data line and the edited note's
+    settings, metric = table_choice(out, summaries, dirs, rows, params, configs)
     figures = figure_rows(summaries, rows, reported, metric)
     own = own_splits(summaries, rows, dirs, order)  # own splits, other or unknown test sets, doubts
     table, cols = csv_table(summaries, settings, reported, rows, metric, own)
@@ -221,15 +245,14 @@ def results_texts(
     shown, shown_cols = with_settings(figures, people, readable.columns, param_cell)
     bold = bold_cells(figures, shown_cols, data := row_datasets(figures, summaries, rows, own))
     under = (
-        *_settings_notes(note, settings, readable, dirs, summaries, said),
-        bold_note(seeded, mixes_data(data)) if bold else "",
-        figures_note(shown_cols),
+        *_settings_notes(note, settings, readable, dirs, summaries, configs, said),
+        *_figures_notes(shown, shown_cols, seeded, data, bool(bold)),
         _fitted_sentence(summaries, rows),
         "" if seeded else verdicts_need_seeds(groups, compare),
     )
     per_class = per_class_table(summaries, rows, dict(zip([r["run"] for r in figures], data)))
     return to_csv(table, cols), (
-        _markdown_head(out, title, summaries, rows, dirs, own)
+        _markdown_head(out, title, summaries, rows, dirs, own, configs)
         + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
@@ -240,23 +263,44 @@ def results_texts(
     )
 
 
+def _figures_notes(
+    shown: list[dict], cols: list[tuple[str, str]], seeded: bool, data: list[str], bold: bool
+) -> tuple[str, str, str]:
+    """The lines under a table on its figure columns (``cols``; ``shown``: its rows): why its ``bold``
+    cells are bold (``seeded``; ``data``: each row's dataset), what train ACC and test AUC are, and
+    what a ``-`` figure is."""
+    why_bold = bold_note(seeded, mixes_data(data)) if bold else ""
+    return why_bold, figures_note(cols), figures_dash_note(shown, cols)
+
+
 def _settings_notes(
     note: str,
     settings: Settings,
     readable: ForPeople,
     run_dirs: Mapping[str, Path],
     summaries: Mapping[str, RunSummary],
+    configs: Mapping[str, Config],
     unlike: str,
 ) -> tuple[str, ...]:
     """The lines under a table on its runs' settings: ``note``, the settings not read, config.yaml
-    edited since the run trained, runs not alike (``unlike``), options a model does not take."""
+    edited since the run trained (``configs``: those read), runs not alike
+    (``unlike``), options a model does not take, what a ``-`` setting and the ``code`` column mean (as
+    the paper's)."""
     return (
         note,
         unread_note(settings.unread),
-        edited_note({n: run_dirs[n] for n in summaries if n in run_dirs}),
+        edited_note({n: run_dirs[n] for n in summaries if n in run_dirs}, configs),
         unlike,
-        not_taken_note(readable.columns.values, readable.columns.keys),
+        *cells_notes(readable.columns),
     )
+
+
+def cells_notes(shown: Settings) -> tuple[str, str, str]:
+    """What the cells of the setting columns ``shown`` (those a table shows) mean, where it has them:
+    ``n/a`` (an option its row's model has not), ``-`` (a setting the run has no value of) and the
+    ``code`` column; "" for each it has not. results.md's, the report's and the paper's alike."""
+    values, keys = shown.values, shown.keys
+    return not_taken_note(values, keys), settings_dash_note(values, keys), code_note(values, keys)
 
 
 def write_tables(out: Path, texts: tuple[str, str]) -> None:
@@ -312,11 +356,13 @@ def _markdown_head(
     rows: dict[str, list[str]] | None,
     run_dirs: dict[str, Path],
     own: OwnSplits,
+    configs: Mapping[str, Config],
 ) -> str:
     """results.md above its table: the title with the data used, the data line (``own``:
-    :func:`own_splits`), how the runs were made (:func:`made_line`) and, with seeds, what a cell is."""
+    :func:`own_splits`; ``configs``: where the splits were drawn from), how the runs were made
+    (:func:`made_line`) and, with seeds, what a cell is."""
     head = f"# {titled(title, summaries)}\n\n" if title else ""
-    head += f"{data_line(summaries, own)}\n\n" if summaries else ""
+    head += f"{data_line(summaries, own, configs)}\n\n" if summaries else ""
     head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
     return head + (f"{SPREAD_NOTE}\n\n" if rows is not None else "")
 

@@ -23,6 +23,7 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.records import RunOutcome
 from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
+from vislab.experiments.suites.ending import tables_cut_short
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.jobs import halts, settled_outcome
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
@@ -153,7 +154,10 @@ def run_shared_suite(
         state.info.runs = dict(outcomes)
         state.save()
         if claims.take_report() or joined_settled:
-            write_results(out, state.info, log=log, on_results=on_results)
+            with tables_cut_short(out, None):  # a Ctrl-C as they are written: said, with the way on
+                write_results(out, state.info, log=log)
+            if on_results is not None:
+                on_results(out)
         else:
             log(_written_elsewhere(claims.reported_by()))
     finally:

@@ -65,9 +65,13 @@ def raise_unfinished(
         )
 
 
+class TablesCutShort(TrainingInterrupted):
+    """A Ctrl-C as a suite wrote its tables (:func:`tables_cut_short`): what it says is the way on."""
+
+
 @contextmanager
 def tables_cut_short(out: Path, stop: str | None) -> Iterator[None]:
-    """Within: the suite in ``out`` writes results.csv/.md. A Ctrl-C there ends it (TrainingInterrupted,
+    """Within: the suite in ``out`` writes results.csv/.md. A Ctrl-C there ends it (TablesCutShort,
     exit 130) saying they were not written and how to write them: where its runs had ended (``stop``
     None), ``vislab report DIR``; else (``stop``: what stopped it,
     :func:`~vislab.experiments.suites.runner.interruption`) re-running it."""
@@ -76,13 +80,13 @@ def tables_cut_short(out: Path, stop: str | None) -> Iterator[None]:
     except KeyboardInterrupt:
         tables = f"{out / 'results.md'} and results.csv were not written"
         if stop is None:
-            raise TrainingInterrupted(
+            raise TablesCutShort(
                 f"Ctrl-C while the suite's tables were written, after its runs had ended: the runs are "
                 f"kept, but {tables}. Write them: vislab report {out} (Python: "
                 f"vislab.write_report({str(out)!r})), which writes the report too; or {RERUN}, which "
                 f"skips the finished runs."
             ) from None
-        raise TrainingInterrupted(
+        raise TablesCutShort(
             f"{stop}\nA Ctrl-C came as the suite's tables were written too: {tables}. "
             f"To finish, {RERUN}: finished runs are skipped, interrupted ones resume, and the tables "
             f"are written."

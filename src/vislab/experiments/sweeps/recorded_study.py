@@ -13,11 +13,16 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.sqlite_file import (
     check_study_file,
+    holds_study,
     recorded_there,
     sqlite_path,
-    study_tables,
 )
-from vislab.experiments.sweeps.study import absolute_storage, default_storage, load_existing_study
+from vislab.experiments.sweeps.study import (
+    absolute_storage,
+    default_storage,
+    load_existing_study,
+    open_storage,
+)
 
 
 def load_study_of(folder: Path) -> optuna.Study | None:
@@ -37,17 +42,30 @@ def load_study_of(folder: Path) -> optuna.Study | None:
 
 def study_or_why(folder: Path) -> tuple[optuna.Study | None, str]:
     """(``folder``'s sweep study, "") or (None, why it cannot be loaded): :func:`load_study_of`'s
-    UserError, or the storage its sweep.json records without the password the folder alone lacks."""
+    UserError, or the storage its sweep.json records without the password the folder alone lacks; where
+    the storage is what failed, with the command that gives it (said here alone)."""
     try:
         study = load_study_of(folder)
     except UserError as e:
-        return None, str(e)
+        # a sweep.json missing, damaged or naming no study: its own fix, no other storage
+        if not SweepInfo.read(folder).study:
+            return None, str(e)
+        return None, f"{e} {_from_storage(folder)}"
     if study is not None:
         return study, ""
     url = SweepInfo.read(folder).storage
     what = f"its storage without the password ({url})" if url else "no storage"
     return None, (
-        f"'{Path(folder) / 'sweep.json'}' records {what}, so its study cannot be loaded from the folder alone."
+        f"'{Path(folder) / 'sweep.json'}' records {what}, so its study cannot be loaded from the folder "
+        f"alone. {_from_storage(folder)}"
+    )
+
+
+def _from_storage(folder: Path) -> str:
+    """How to read ``folder``'s study where the storage its sweep.json records is what failed."""
+    return (
+        f"To read it from its storage: `vislab sweep show {folder} --storage URL`, which lists its "
+        f"trials and writes the folder's tables and report."
     )
 
 
@@ -108,10 +126,10 @@ def same_storage(recorded: str, url: str) -> bool:
 
 def check_recorded_database(out: Path, held: str, url: str, storage_url: str) -> bool:
     """Whether the SQLite file ``url``, where ``out/sweep.json`` records study ``held``, is gone (moved,
-    deleted) and ``storage_url``, another that holds a study, is where it is now. UserError, before
-    anything is trained or written, when that file is damaged (an empty one too) and this run would use
-    it, or gone and ``storage_url`` holds no study: a new study would train every trial again beside the
-    trials ``out`` holds."""
+    deleted) and ``storage_url``, another storage that holds study ``held``, is where it is now. UserError,
+    before anything is trained or written, when that file is damaged (an empty one too) and this run would
+    use it, or gone and ``storage_url`` does not hold that study: a new study would train every trial again
+    beside the trials ``out`` holds."""
     path = sqlite_path(url)
     if path is None or not path.is_absolute():
         return False
@@ -119,15 +137,25 @@ def check_recorded_database(out: Path, held: str, url: str, storage_url: str) ->
         if same_storage(url, storage_url):
             check_study_file(url)  # damaged or empty: named, with its fixes
         return False
-    if sqlite_path(storage_url) is None or (
-        not same_storage(url, storage_url) and study_tables(storage_url)
-    ):
+    other = not same_storage(url, storage_url)
+    if other and _holds_study(storage_url, held):
         return True
+    given = (
+        f" The storage given, {public_url(storage_url)}, holds no study '{held}'." if other else ""
+    )
     raise UserError(
         f"'{out}' holds the trials of sweep '{held}', whose study database is not at '{path}', where its "
         f"sweep.json records it (moved, deleted or misspelt?), so nothing was trained or written: a new "
-        f"study would train every trial again. To go on with it, put the database back there, or give "
+        f"study would train every trial again.{given} To go on with it, put the database back there, or give "
         f"where it is now: --storage sqlite:///PATH/TO/{path.name} (Python: storage=); to start the "
         f"sweep over, --overwrite (Python: overwrite=True; deletes its trials); else choose another "
         f"folder (--out; Python: out=)."
     )
+
+
+def _holds_study(url: str, name: str) -> bool:
+    """Whether the storage ``url`` holds study ``name``: a SQLite file read only (:func:`holds_study`: no
+    tables made), another database through Optuna."""
+    if sqlite_path(url) is not None:
+        return holds_study(url, name)
+    return name in optuna.get_all_study_names(open_storage(url))

@@ -224,7 +224,7 @@ def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
     """UserError, before anything is trained or written, if ``out/sweep.json`` records another study than
     ``study``, or it in another storage than ``storage_url``: its trials and results would mix with theirs
     in one folder; or in a SQLite file that is gone or damaged (:func:`check_recorded_database`: a
-    ``storage_url`` that holds a study is where it moved)."""
+    ``storage_url`` that holds the study is where it moved)."""
     info = SweepInfo.read(out)
     held, url = info.study, recorded_storage(out, info)
     if held is None or not url:

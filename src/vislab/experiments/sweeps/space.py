@@ -141,7 +141,7 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
         set_model(tree, values["model.name"])
     items: dict[str, dict[int, Any]] = {}
     for key, value in values.items():
-        if _is_item(key):
+        if is_item(key):
             head, _, last = key.rpartition(".")
             items.setdefault(head, {})[int(last)] = value
         else:
@@ -168,7 +168,7 @@ def whole_lists(base: dict, values: dict[str, Any]) -> dict[str, Any]:
     apply_values(tree, values)
     out: dict[str, Any] = {}
     for key, value in values.items():
-        head = key.rpartition(".")[0] if _is_item(key) else key
+        head = key.rpartition(".")[0] if is_item(key) else key
         out[head] = setting(tree, head) if head != key else value
     return out
 
@@ -190,7 +190,7 @@ def list_notes(base: dict, distributions: dict[str, BaseDistribution]) -> list[s
     """A note per list whose items the space sweeps though neither the base nor the model gives it: the
     trials' list is those items alone."""
     notes = []
-    for key in sorted({k.rpartition(".")[0] for k in distributions if _is_item(k)}):
+    for key in sorted({k.rpartition(".")[0] for k in distributions if is_item(k)}):
         unset = setting(base, key) is None and "model.name" not in distributions
         if unset and default_list(base, key) is None:
             swept = sorted(k for k in distributions if k.rpartition(".")[0] == key)
@@ -200,35 +200,6 @@ def list_notes(base: dict, distributions: dict[str, BaseDistribution]) -> list[s
                 f"the base to sweep items of a longer list)"
             )
     return notes
-
-
-def numeric_choices(
-    base: dict, distributions: dict[str, BaseDistribution]
-) -> dict[str, BaseDistribution]:
-    """``distributions`` with each categorical choice that is a number in text (YAML reads ``1e-3``, with
-    no dot, as a string) as the number the config makes of it, for a key that holds a number: the trials
-    record the value they train with, as a range's ``low:``/``high:`` are read as numbers."""
-    out = dict(distributions)
-    for key, d in distributions.items():
-        if isinstance(d, CategoricalDistribution) and not _is_item(key):
-            out[key] = CategoricalDistribution([_as_number(base, key, c) for c in d.choices])
-    return out
-
-
-def _as_number(base: dict, key: str, choice: Any) -> Any:
-    """``choice`` as the number the config holds for ``key`` set to it; else ``choice`` as it is."""
-    if not isinstance(choice, str) or not re.fullmatch(
-        r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", choice
-    ):
-        return choice
-    tree = copy.deepcopy(base)
-    apply_values(tree, {key: choice})
-    try:
-        value = setting(build_config(tree, source="sweep space").to_dict(), key)
-    except ConfigError:
-        return choice  # check_values names the mistake
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return value if number else choice
 
 
 def check_values(
@@ -247,11 +218,11 @@ def check_values(
     if "model.name" not in distributions:
         _check_base_options(base, distributions, base_source or f"{source}, its base")
     # list items (model.widths.1) are set together: the other items at their first value
-    items = {key: _probes(d)[0] for key, d in distributions.items() if _is_item(key)}
+    items = {key: _probes(d)[0] for key, d in distributions.items() if is_item(key)}
     for key, d in distributions.items():
         for value in _probes(d):
             tree = copy.deepcopy(base)
-            apply_values(tree, {**items, key: value} if _is_item(key) else {key: value})
+            apply_values(tree, {**items, key: value} if is_item(key) else {key: value})
             try:
                 cfg = build_config(tree, source=f"sweep space '{key}'")
                 if key.startswith("model.") and "model.name" not in distributions:
@@ -268,7 +239,7 @@ def _check_base_options(
     or a value out of range; an option the space draws is left to the space's check."""
     cfg = build_config(copy.deepcopy(base), source=source)
     drawn = {
-        key.split(".")[1] for key in distributions if key.startswith("model.") and not _is_item(key)
+        key.split(".")[1] for key in distributions if key.startswith("model.") and not is_item(key)
     }
     given = {k: v for k, v in cfg.model.kwargs().items() if k not in drawn}
     check_model_options(cfg.model.name, given, source=source)
@@ -342,7 +313,7 @@ def _probes(d: BaseDistribution) -> list[Any]:
     return values
 
 
-def _is_item(key: str) -> bool:
+def is_item(key: str) -> bool:
     """A key that sets one item of a list (``model.widths.1``)."""
     head, _, last = key.rpartition(".")
     return bool(head) and last.isdigit()

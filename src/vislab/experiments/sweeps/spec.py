@@ -48,12 +48,12 @@ from vislab.config.files import misplaced_keys
 from vislab.config.schema import SELECT_METRICS
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.builtin_files import SWEEP_DIR
+from vislab.experiments.sweeps.choices import numeric_choices
 from vislab.experiments.sweeps.samplers import PRUNERS, SAMPLERS, check_options, pruner_notes
 from vislab.experiments.sweeps.space import (
     check_values,
     encode,
     list_notes,
-    numeric_choices,
     space_yaml,
 )
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
@@ -82,7 +82,6 @@ class SpaceParam(SpecFile):
         if self.type == "categorical":
             if not self.choices:
                 raise ValueError("a categorical needs a non-empty 'choices:' list")
-            _no_choice_twice(self.choices)
             return CategoricalDistribution([encode(c) for c in self.choices])
         if self.low is None or self.high is None:
             raise ValueError(f"a {self.type} needs 'low:' and 'high:'")
@@ -95,17 +94,6 @@ class SpaceParam(SpecFile):
             return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
         except (TypeError, OverflowError) as e:  # int(inf)
             raise ValueError(str(e)) from None
-
-
-def _no_choice_twice(choices: list[Any]) -> None:
-    """ValueError naming a choice given twice: the space would count it twice, a sampler draw it so."""
-    seen = [(type(c), encode(c)) for c in choices]  # (True is no 1)
-    for i, choice in enumerate(choices):
-        if seen[i] in seen[:i]:
-            raise ValueError(
-                f"the choice {choice!r} is given twice: give each choice once (remove the second "
-                f"{choice!r} from choices:)"
-            )
 
 
 def _whole_numbers(**ends: float | None) -> None:
@@ -281,7 +269,7 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     check_options(spec.sampler, spec.pruner, distributions, source)
     _refuse_swept_overrides(overrides, distributions, source)
     tree = base_tree(base, overrides, f"{source}, its base")
-    distributions = numeric_choices(tree, distributions)
+    distributions = numeric_choices(tree, distributions, source)
     check_values(tree, distributions, source, with_options(f"{source}, its base", overrides))
     notes += list_notes(tree, distributions)
     notes += pruner_notes(spec.pruner, _epochs(tree, distributions), wandb)
@@ -325,13 +313,13 @@ def _refuse_indented_keys(tree: Any, source: str) -> None:
 
 
 def _check_counts(spec: SweepSpec, source: str) -> None:
-    """ConfigError for ``trials:`` below 1 or a ``timeout:`` of 0 seconds or less: neither means "no
-    limit" (leaving the key out does)."""
+    """ConfigError for ``trials:`` or ``timeout:`` (seconds) below 1, as ``--trials``/``--timeout`` and
+    Python's ``trials=``/``timeout=`` refuse them: 0 does not mean "no limit" (leaving the key out does)."""
     for key, value, give in (
         ("trials", spec.trials, "a whole number of at least 1, the trials the study should hold"),
-        ("timeout", spec.timeout, "the seconds after which no new trial starts, more than 0"),
+        ("timeout", spec.timeout, "the seconds after which no new trial starts, at least 1"),
     ):
-        if value is not None and not value > 0:
+        if value is not None and not value >= 1:
             default = "20" if key == "trials" else "no time limit"
             raise ConfigError(
                 f"Invalid sweep ({source}):\n  sweep value '{key}' = {value:g} is invalid: give {give} "

@@ -122,20 +122,37 @@ def study_tables(url: str) -> bool:
     """Whether the SQLite file ``url`` names holds Optuna's study tables, read only (False: not there, or
     an empty file; True: one it cannot open, left to the storage's own message); UserError naming it when
     it is no database (:func:`damaged_storage`)."""
+    rows = _read_only(url, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='studies'")
+    return rows is None or bool(rows)
+
+
+def holds_study(url: str, name: str) -> bool:
+    """Whether the SQLite file ``url`` names holds study ``name``, read only: no tables are made (True
+    where it cannot be read, left to the storage's own message; UserError naming it when it is no
+    database)."""
+    if not study_tables(url):
+        return False
+    rows = _read_only(url, "SELECT 1 FROM studies WHERE study_name = ?", name)
+    return rows is None or bool(rows)
+
+
+def _read_only(url: str, sql: str, *args: object) -> list[tuple] | None:
+    """The rows ``sql`` reads from the SQLite file ``url`` names, opened read only: [] where it is not
+    there or an empty file, None where it cannot be read; UserError naming it when it is no database
+    (:func:`damaged_storage`)."""
     path = sqlite_path(url)
     if path is None or not path.is_file() or path.stat().st_size == 0:
-        return False
+        return []
     try:
         with contextlib.closing(
             sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         ) as db:
-            rows = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='studies'")
-            return rows.fetchone() is not None
+            return db.execute(sql, args).fetchall()
     except sqlite3.DatabaseError as e:
         damaged = damaged_storage(url, e)
         if damaged is not None:
             raise damaged from None
-        return True
+        return None
 
 
 def _damaged(url: str, path: Path, why: str) -> UserError:
