@@ -16,7 +16,7 @@ from vislab.config import build_config
 from vislab.experiments.results.data_used import data_line, drawn_from
 from vislab.paper_folder.build import write_paper
 from vislab.paper_folder.figures import PageFigure
-from vislab.paper_folder.latex import figure_environments, without_missing
+from vislab.paper_folder.latex import figure_environments
 from vislab.paper_folder.notes import brief
 from vislab.training.summary import RunSummary
 
@@ -53,7 +53,8 @@ def test_two_versions_of_a_notebook_class_differ_in_the_code_column(notebook, tm
     notebook_cell(notebook, V2, "s27_v2")  # redefined: another version of the same name
     vislab.train(tiny_base(model=DROP), model=notebook["NetS27"], out=runs / "b")
     shas = {
-        r: json.loads((runs / r / "summary.json").read_text())["model_code"]["code_sha256"][:7]
+        r: "sha:"
+        + json.loads((runs / r / "summary.json").read_text())["model_code"]["code_sha256"][:7]
         for r in "ab"
     }
     table = vislab.compare(runs)
@@ -200,7 +201,7 @@ def test_a_long_note_is_said_in_brief_in_the_pdf_and_in_full_in_notes_md(tmp_pat
     paper = _paper(runs, tmp_path / "paper")
     notes = (paper / "texts.tex").read_text()
     notes = one_line(notes[notes.index("\\section*{Notes}") :])
-    said = "bad: not in the tables, it did not finish (in full, with what to do: notes.md)."
+    said = "bad: not in the tables, it did not finish (status failed; in full, with what to do: notes.md)."
     assert said in notes and "train it anew" not in notes
     full = one_line((paper / "notes.md").read_text())
     assert "bad: not in the tables, it did not finish (" in full and "train it anew" in full
@@ -232,12 +233,6 @@ def test_two_column_wide_figures_share_a_row(tmp_path):
     assert pair and "roc.pdf" in pair[0] and pair[0].count("\\begin{minipage}") == 2
     assert pair[0].count("\\caption") == 2 and "\\label{fig:roc}" in pair[0]
     assert re.search(r"\\begin\{figure\}\[htbp\]\n.*pc\.pdf.*?\\end\{figure\}", text, re.S)
-    (tmp_path / "figures").mkdir()
-    for stem in ("wide", "conf", "pc"):
-        (tmp_path / "figures" / f"{stem}.pdf").write_bytes(b"%PDF")
-    kept, gone = without_missing(text, tmp_path)  # roc.pdf gone: conf keeps its row
-    assert gone == ["figures/roc.pdf"] and "roc" not in kept
-    assert "conf.pdf" in kept and kept.count("\\begin{minipage}") == 1
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")

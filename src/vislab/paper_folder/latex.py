@@ -207,22 +207,16 @@ _GRAPHIC = r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}"
 
 
 def without_missing(figures_tex: str, folder: Path) -> tuple[str, list[str]]:
-    """``figures_tex`` (a figures.tex of :func:`figure_environments`) without the figures whose
-    \\includegraphics file is not in ``folder`` (the paper folder): their ``figure`` or ``figure*``
-    environment, or of a row of two its minipage; and those files."""
+    """``figures_tex`` (an older vislab's figures.tex, a figure to each ``figure`` or ``figure*``
+    environment: ``figures_tex.keep_older_figures``; a current one, rows of two among them, is written
+    anew from its record by ``keep_figures``) without the environments of the figures whose
+    \\includegraphics file is not in ``folder`` (the paper folder); and those files."""
     gone: list[str] = []
 
     def kept(block: re.Match) -> str:
-        text = block.group(0)
-        graphics = re.findall(_GRAPHIC, text)
-        missing = [g for g in graphics if not (folder / g).is_file()]
+        missing = [g for g in re.findall(_GRAPHIC, block.group(0)) if not (folder / g).is_file()]
         gone.extend(missing)
-        if missing and len(missing) == len(graphics):
-            return ""
-        for graphic in missing:  # one of a row of two: its minipage goes, the other stays
-            page = r"  \\begin\{minipage\}(?:(?!\\end\{minipage\}).)*?%s.*?\\end\{minipage\}(?:\\hfill)?\n?"
-            text = re.sub(page % re.escape(graphic), "", text, flags=re.DOTALL)
-        return text
+        return "" if missing else block.group(0)
 
     env = r"\\begin\{figure\*?\}.*?\\end\{figure\*?\}\n(?:\\clearpage\n)?\n?"
     return re.sub(env, kept, figures_tex, flags=re.DOTALL), gone

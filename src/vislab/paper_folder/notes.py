@@ -23,7 +23,13 @@ _HEAD = 30  # characters: a note cut at a colon says at least this much of it (a
 IN_FULL = f"in full, with what to do: {NOTES}"
 SAID = "Said in training: "  # a note a run gave as it trained, then who gave it: "(runs: a and b)"
 _WHO = re.compile(r" \((every run(?: but [^()]*)?|runs?: [^()]*)\)$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+# the abbreviations a sentence goes on past (a note is never cut after "e.g.")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])" + "".join(rf"(?<!\b{re.escape(a)})" for a in _ABBREVIATIONS) + r"\s+(?=[A-Z])"
+)
+DID_NOT_FINISH = ": not in the tables, it did not finish"  # a failed run's note, after its name
+_FAILED = re.compile(rf"(.*?{DID_NOT_FINISH}) \((.*)\)", re.DOTALL)  # its name, then its reason
 
 
 def paper_notes(plan: ReportPlan) -> list[str]:
@@ -37,27 +43,43 @@ def paper_notes(plan: ReportPlan) -> list[str]:
 def failed(plan: ReportPlan) -> list[str]:
     """A note per run that did not finish: left out of the tables, why, and the fix (texts.tex's, and
     said on the terminal)."""
-    return [
-        f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
-    ]
+    return [f"{n}{DID_NOT_FINISH} ({msg})" for n, msg in plan.failures.items()]
 
 
 def brief(note: str) -> str:
     """``note`` as the PDF says it: as it is up to :data:`LONG` characters, else its first sentence
-    without its long asides (:func:`_without_asides`: a redefined class's source diff) and, where that
-    is still long, up to its first ": " past its first :data:`_HEAD` characters (what is left out, not
-    why), pointing to :data:`NOTES`; as it is where nothing is left out. A note the runs gave as they
-    trained keeps who gave it."""
-    who = _WHO.search(note) if note.startswith(SAID) else None
-    text = note[: who.start()] if who else note
+    (:func:`_gist`), pointing to :data:`NOTES`; as it is where nothing is left out. A note the runs gave
+    as they trained keeps who gave it; a failed run's (:func:`failed`) the first clause of its reason."""
     if len(note) <= LONG:
         return note
+    if failure := _FAILED.fullmatch(note):
+        head, reason = failure.groups()
+        clause = _gist(reason).split("; ")[0]
+        return note if clause == reason else f"{head} ({_unstopped(clause)}; {IN_FULL})."
+    who = _WHO.search(note) if note.startswith(SAID) else None
+    text = note[: who.start()] if who else note
+    first = _gist(text)
+    if first == text:
+        return note
+    return f"{_unstopped(first)} ({f'{who[1]}; ' if who else ''}{IN_FULL})."
+
+
+def _gist(text: str) -> str:
+    """The first sentence of ``text`` (never cut after an abbreviation) without its long asides
+    (:func:`_without_asides`: a redefined class's source diff) and, where that is still long, up to its
+    first ": " past its first :data:`_HEAD` characters (what is left out, not why)."""
     first = _SENTENCE_END.split(_without_asides(text), maxsplit=1)[0]
     if len(first) > 2 * LONG and (at := first.find(": ", _HEAD)) > 0:
         first = first[:at]
-    if first == text:
-        return note
-    return f"{first.rstrip(' .')} ({f'{who[1]}; ' if who else ''}{IN_FULL})."
+    return first
+
+
+def _unstopped(sentence: str) -> str:
+    """``sentence`` without its closing full stop, but for one that ends an abbreviation ("etc.")."""
+    sentence = sentence.rstrip(" ")
+    if sentence.endswith(_ABBREVIATIONS):
+        return sentence
+    return sentence.rstrip(" .")
 
 
 def _without_asides(text: str) -> str:
