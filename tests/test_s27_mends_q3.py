@@ -150,7 +150,7 @@ def test_a_ctrl_c_as_a_shared_suites_tables_are_written_says_how_to_write_them(
         shared.run_shared_suite(suite, out, storage, log=lambda line: None)
     said = one_line(str(e.value))
     assert "Ctrl-C while the suite's tables were written" in said, said
-    assert f"Write them: vislab report {out}" in said, said
+    assert "Write them: re-run the same `vislab suite` command" in said, said
 
 
 # ------------------------------------------------------------------------- the sweep's storage hint

@@ -154,7 +154,7 @@ def run_shared_suite(
         state.info.runs = dict(outcomes)
         state.save()
         if claims.take_report() or joined_settled:
-            with tables_cut_short(out, None):  # a Ctrl-C as they are written: said, with the way on
+            with tables_cut_short(out, None, shared=True):  # a Ctrl-C here: said, with the way on
                 write_results(out, state.info, log=log)
             if on_results is not None:
                 on_results(out)

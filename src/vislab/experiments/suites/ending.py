@@ -70,26 +70,34 @@ class TablesCutShort(TrainingInterrupted):
 
 
 @contextmanager
-def tables_cut_short(out: Path, stop: str | None) -> Iterator[None]:
+def tables_cut_short(out: Path, stop: str | None, shared: bool = False) -> Iterator[None]:
     """Within: the suite in ``out`` writes results.csv/.md. A Ctrl-C there ends it (TablesCutShort,
     exit 130) saying they were not written and how to write them: where its runs had ended (``stop``
-    None), ``vislab report DIR``; else (``stop``: what stopped it,
+    None), ``vislab report DIR`` — for a suite ``shared`` with other machines, whose tables
+    ``vislab report`` leaves to its workers, re-running it —; else (``stop``: what stopped it,
     :func:`~vislab.experiments.suites.runner.interruption`) re-running it."""
     try:
         yield
     except KeyboardInterrupt:
         tables = f"{out / 'results.md'} and results.csv were not written"
-        if stop is None:
+        if stop is not None:
             raise TablesCutShort(
-                f"Ctrl-C while the suite's tables were written, after its runs had ended: the runs are "
-                f"kept, but {tables}. Write them: vislab report {out} (Python: "
-                f"vislab.write_report({str(out)!r})), which writes the report too; or {RERUN}, which "
-                f"skips the finished runs."
+                f"{stop}\nA Ctrl-C came as the suite's tables were written too: {tables}. "
+                f"To finish, {RERUN}: finished runs are skipped, interrupted ones resume, and the "
+                f"tables are written."
+            ) from None
+        said = (
+            f"Ctrl-C while the suite's tables were written, after its runs had ended: the runs are "
+            f"kept, but {tables}."
+        )
+        if shared:
+            raise TablesCutShort(
+                f"{said} Write them: {RERUN}, which rejoins the shared suite, finds its runs settled "
+                f"and writes its tables."
             ) from None
         raise TablesCutShort(
-            f"{stop}\nA Ctrl-C came as the suite's tables were written too: {tables}. "
-            f"To finish, {RERUN}: finished runs are skipped, interrupted ones resume, and the tables "
-            f"are written."
+            f"{said} Write them: vislab report {out} (Python: vislab.write_report({str(out)!r})), "
+            f"which writes the report too; or {RERUN}, which skips the finished runs."
         ) from None
 
 

@@ -34,7 +34,7 @@ def numeric_choices(
 def _no_choice_twice(key: str, written: Any, drawn: list[Any], source: str) -> None:
     """ConfigError naming a choice of space ``key`` given twice (``drawn``: the ``written`` choices as the
     trials get them, text 1e-3 as 0.001): the space would count it twice, a sampler draw it so."""
-    seen = [(type(c), c) for c in drawn]  # True is no 1
+    seen = [_kind(c) for c in drawn]
     for i, same in enumerate(seen):
         if same in seen[:i]:
             first, again = written[seen.index(same)], written[i]
@@ -50,6 +50,13 @@ def _no_choice_twice(key: str, written: Any, drawn: list[Any], source: str) -> N
                 f"Invalid sweep ({source}):\n  sweep value 'space.{key}' is invalid: {what}: give each "
                 f"choice once (remove {remove} from choices:)."
             )
+
+
+def _kind(choice: Any) -> tuple[Any, Any]:
+    """``choice`` keyed so that equal keys are one choice: an int and a float by value (1 and 1.0 train
+    the same), True apart from 1, and any other value apart from values of another type."""
+    number = isinstance(choice, (int, float)) and not isinstance(choice, bool)
+    return (float if number else type(choice)), choice
 
 
 def _as_number(base: dict, key: str, choice: Any) -> Any:

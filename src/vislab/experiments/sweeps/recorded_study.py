@@ -13,6 +13,7 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.sqlite_file import (
     check_study_file,
+    elsewhere_fix,
     holds_study,
     recorded_there,
     sqlite_path,
@@ -43,12 +44,15 @@ def load_study_of(folder: Path) -> optuna.Study | None:
 def study_or_why(folder: Path) -> tuple[optuna.Study | None, str]:
     """(``folder``'s sweep study, "") or (None, why it cannot be loaded): :func:`load_study_of`'s
     UserError, or the storage its sweep.json records without the password the folder alone lacks; where
-    the storage is what failed, with the command that gives it (said here alone)."""
+    the storage is what failed, with the command that gives it (said here alone, and once: not after
+    :func:`~vislab.experiments.sweeps.sqlite_file.elsewhere_fix`'s, which names it)."""
     try:
         study = load_study_of(folder)
     except UserError as e:
-        # a sweep.json missing, damaged or naming no study: its own fix, no other storage
-        if not SweepInfo.read(folder).study:
+        name = SweepInfo.read(folder).study
+        # a sweep.json missing, damaged or naming no study: its own fix, no other storage; a database not
+        # where it records (recorded_there): its fix names `vislab sweep show` already
+        if not name or str(e).endswith(elsewhere_fix(folder, name)):
             return None, str(e)
         return None, f"{e} {_from_storage(folder)}"
     if study is not None:
@@ -140,9 +144,7 @@ def check_recorded_database(out: Path, held: str, url: str, storage_url: str) ->
     other = not same_storage(url, storage_url)
     if other and _holds_study(storage_url, held):
         return True
-    given = (
-        f" The storage given, {public_url(storage_url)}, holds no study '{held}'." if other else ""
-    )
+    given = _given(storage_url, held) if other else ""
     raise UserError(
         f"'{out}' holds the trials of sweep '{held}', whose study database is not at '{path}', where its "
         f"sweep.json records it (moved, deleted or misspelt?), so nothing was trained or written: a new "
@@ -151,6 +153,15 @@ def check_recorded_database(out: Path, held: str, url: str, storage_url: str) ->
         f"sweep over, --overwrite (Python: overwrite=True; deletes its trials); else choose another "
         f"folder (--out; Python: out=)."
     )
+
+
+def _given(url: str, held: str) -> str:
+    """Why the storage ``url`` given is not where study ``held`` is now: a SQLite file not there, or a
+    storage that holds no such study."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        return f" The storage given, {public_url(url)}, names '{path}', which is not there (misspelt?)."
+    return f" The storage given, {public_url(url)}, holds no study '{held}'."
 
 
 def _holds_study(url: str, name: str) -> bool:
