@@ -90,7 +90,9 @@ def mixed(tmp_path) -> Path:
 
 
 def test_report_and_paper_name_the_resume_of_figures_cut_short(mixed):
-    why = plan_report(mixed).failures["stopped"]  # report.html's list and the paper's notes
+    plan = plan_report(mixed)  # its scores in the table, as compare's; its missing figures noted
+    assert "stopped" in plan.table and "stopped" not in plan.failures
+    why = " ".join(plan.notes)  # report.html's notes and the paper's
     assert f"vislab train --resume {mixed / 'stopped'}" in why
     assert "lr.png, confusion_test.png" in why
 
@@ -105,9 +107,11 @@ def test_compare_command_lists_cut_summary_and_resume_hint(mixed, capsys):
 
 
 def test_python_compare_goes_on_past_cut_summary(mixed):
-    with pytest.warns(Note):
+    with pytest.warns(Note) as noted:
         frame = vislab.compare([mixed / "done", mixed / "cut", mixed / "stopped"])
-    assert list(frame["run"]) == ["done"]
+    assert list(frame["run"]) == ["done", "stopped"]  # stopped as its figures were drawn: scored
     left = frame.attrs["left_out"]
-    assert "cannot be read" in left["cut"]
-    assert "resume=True" in left["stopped"] and "lr.png" in left["stopped"]
+    assert list(left) == ["cut"] and "cannot be read" in left["cut"]
+    said = one_line(" ".join(str(n.message) for n in noted))
+    assert "stopped: in the table, but not finished" in said
+    assert "resume=True" in said and "lr.png" in said

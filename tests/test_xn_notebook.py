@@ -6,20 +6,15 @@ UserError saying how to go on; captum's "IProgress not found" warning is not sho
 says how to show and save it."""
 
 import shutil
-import sys
 import traceback
-import types
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import vislab
 from conftest import DROP, notebook_cell, tiny_base
 from vislab.errors import UserCodeError, UserError
-from vislab.explain_maps import _gradient_map
 
 QUICK = tiny_base(train__seed=0, model=DROP)
 VISLAB = str(Path(vislab.__file__).parent)
@@ -154,17 +149,3 @@ def test_a_comment_or_docstring_added_to_a_notebooks_class_does_not_lock_its_run
     _cell(notebook, FLAT.format(doc="", bias=", bias=False", comment=""), 3)  # the code changed
     with pytest.raises(UserCodeError, match="redefined since"):
         run.predict([np.zeros((8, 8))])
-
-
-def test_captums_iprogress_warning_is_not_shown_in_a_notebook(monkeypatch):
-    for name in [m for m in sys.modules if m.startswith(("captum", "tqdm.auto"))]:
-        monkeypatch.delitem(sys.modules, name)  # imported anew, as a kernel's first explain does
-    # as in a Jupyter kernel (tqdm.autonotebook asks these), in an environment without ipywidgets
-    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
-    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))
-    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
-    with warnings.catch_warnings(record=True) as shown:
-        warnings.simplefilter("always")
-        _gradient_map(model, torch.zeros(1, 1, 2, 2), "saliency", torch.tensor([0]), "m")
-    assert not [w for w in shown if "IProgress" in str(w.message)]

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.version import __version__
 
-# optuna imports tqdm.auto, which warns "IProgress not found" in a notebook without ipywidgets, wherever
-# vislab first imports optuna (a sweep, a report, a paper); vislab shows no tqdm bar
+# optuna and captum import tqdm.auto, which warns "IProgress not found" in a notebook without ipywidgets
+# wherever vislab first imports them (a sweep, a report, a paper, explain); vislab shows no tqdm bar
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)

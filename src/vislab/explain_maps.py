@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-import warnings
 from collections.abc import Sequence
 from numbers import Integral
 
@@ -227,11 +226,7 @@ def _gradient_map(
 ) -> torch.Tensor:
     """Grad-CAM at the model's Grad-CAM layer, upsampled to the input; or saliency |∂logit/∂x| max over channels."""
     try:  # optional dependency: vislab[explain]
-        # captum's progress bars (tqdm.autonotebook) warn "IProgress not found" in a notebook without
-        # ipywidgets as captum is imported: no bar of theirs is shown here
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="IProgress not found")
-            from captum.attr import LayerAttribution, LayerGradCam, Saliency
+        from captum.attr import LayerAttribution, LayerGradCam, Saliency
     except ImportError:
         raise UserError(
             f"method {method} needs captum, which vislab installs: this environment lacks it. "

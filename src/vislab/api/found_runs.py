@@ -221,9 +221,9 @@ def _finished(
     folders: dict[str, Path], otherwise: dict[Path, str]
 ) -> tuple[dict[str, RunSummary], dict[str, str]]:
     """The summaries of the runs of ``folders`` with their scores (finished, or stopped as their figures
-    were drawn: ``suites.tables.scored``, as a suite's results.md; noted), and why each other run is
-    left out (trained with other settings than its suite's: ``otherwise``; unfinished; a summary.json
-    that cannot be read)."""
+    were drawn: ``suites.tables.scored``, the one rule of every table of any folder, the report's and
+    the paper's too; noted), and why each other run is left out (trained with other settings than its
+    suite's: ``otherwise``; unfinished; a summary.json that cannot be read)."""
     from vislab.experiments.suites.tables import scored  # on use (see the imports)
 
     summaries: dict[str, RunSummary] = {}

@@ -1,6 +1,7 @@
 """What a report shows, decided before anything is drawn (:func:`plan_report`): the runs a folder holds (a
-suite's record of each brought up to date first, a sweep's study loaded), which finished, which get
-their curves and their own figures (a sweep's best few), and why each other one did not finish."""
+suite's record of each brought up to date first, a sweep's study loaded), which have their scores (in
+every table, as in vislab compare's: ``tables.scored``), which get their curves and their own figures (a
+sweep's best few), and why each other one did not finish."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class ReportPlan:
     one_run: bool
     runs: dict[str, Path]  # every run (a sweep's trials) found, by name
     study: optuna.Study | None  # a sweep's study (None when it could not be loaded, or no sweep)
-    complete: dict[str, RunSummary]  # summaries of the complete runs
+    # summaries of the runs with their scores (``tables.scored``: finished, or their figures cut short)
+    complete: dict[str, RunSummary]
     # the comparison table's rows: the complete runs, and a sweep's complete trials whose run folders are
     # not here (``elsewhere``), from its study database (``trials.table_summaries``, read once), in trial order
     table: dict[str, RunSummary]
@@ -82,14 +84,14 @@ def plan_report(
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
-    # a suite's tables hold each run with its scores (tables.scored), its figures cut short or not
-    finished = scored if suite is not None else _complete
-    complete = {n: s for n, s in summaries.items() if finished(s) and n not in other}
+    complete = {n: s for n, s in summaries.items() if scored(s) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = _best_trials(sweep, complete)
     table, elsewhere = complete, {}
     if sweep is not None and study is not None:
-        table, elsewhere = read or table_summaries(study, complete, runs)
+        # results.md's rows (finish) hold no trial whose figures were cut short: those are read again
+        cut = any(not s.complete for s in complete.values())
+        table, elsewhere = table_summaries(study, complete, runs) if cut or not read else read
     plan = ReportPlan(
         folder=folder,
         suite=suite,
@@ -109,9 +111,22 @@ def plan_report(
         configs=configs,
         unloaded=unloaded,
     )
-    cut_short = missing_figures_note(complete) if suite is not None else ""
+    cut_short = _cut_short_note(suite, complete, runs)
     plan.notes += [said for said in (undrawn(plan), _few_detailed(plan), cut_short) if said]
     return plan
+
+
+def _cut_short_note(
+    suite: SuiteInfo | None, complete: dict[str, RunSummary], runs: dict[str, Path]
+) -> str:
+    """The note on the runs in the tables whose figures a signal cut short, their scores written
+    (``tables.scored``): a ``suite``'s as its results.md says it (``missing_figures_note``: re-run the
+    suite); another folder's as ``vislab compare`` says it, each with the resume that draws them
+    (:func:`why_unfinished`); "" when none."""
+    if suite is not None:
+        return missing_figures_note(complete)
+    cut = {n: why_unfinished(s.to_json(), runs[n]) for n, s in complete.items() if not s.complete}
+    return " ".join(f"{n}: in the table, but not finished ({why})." for n, why in cut.items())
 
 
 def _few_detailed(plan: ReportPlan) -> str:
@@ -182,7 +197,7 @@ def check_reportable(plan: ReportPlan) -> None:
 def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
     summaries, unread = read_summaries(runs)
-    complete = {n: s for n, s in summaries.items() if _complete(s)}
+    complete = {n: s for n, s in summaries.items() if scored(s)}
     configs, unread_cfg = read_configs(runs, list(complete))
     return ReportPlan(
         folder=Path(folder),
@@ -197,6 +212,7 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
         failures=_failures(None, False, summaries, runs),
         detailed=dict(complete),
         shown=list(complete),
+        notes=[said for said in [_cut_short_note(None, complete, runs)] if said],
         unread=unread + unread_cfg,
         left_out=[n for n, s in summaries.items() if s is None],
         configs=configs,
@@ -228,24 +244,19 @@ def _failures(
     return {
         n: why_unfinished(s.to_json(), runs[n])
         for n, s in summaries.items()
-        if s is not None and not _complete(s)
+        if s is not None and not scored(s)
     }
 
 
 def _figures_cut_short(summary: RunSummary | None) -> bool:
     """Whether a suite's run stopped while its figures were drawn, its scores written: in the tables, not
     among the failures (a run complete in its own folder but trained otherwise is one: not these settings)."""
-    return scored(summary) and not _complete(summary)
+    return summary is not None and scored(summary) and not summary.complete
 
 
 def _row(summary: RunSummary | None) -> dict:
     """The summary.json object a suite's record of the run is laid over ({}: none read)."""
     return summary.to_json() if summary is not None else {}
-
-
-def _complete(summary: RunSummary | None) -> bool:
-    """Whether a run's summary (None: unread) says the run finished."""
-    return summary is not None and summary.complete
 
 
 Rows = tuple[

@@ -2,8 +2,9 @@
 class redefined between them, a model file edited), the version each row trained, by its summary.json's
 ``model_code`` (``models.fingerprints``), so two versions of ``user-MyNet`` never read as one model. Runs
 of the same code (``fingerprints.same_code``: comments and docstrings aside; a run that recorded its
-source's sha alone and a later one that recorded ``code_sha256`` too alike) are one version, shown as the
-sha of its first run in the table, never as a number (pd.read_csv of results.csv reads it back as text).
+source's sha alone and a later one that recorded ``code_sha256`` too alike) are one version, shown as a
+sha its runs record (the smallest ``code_sha256``, whatever runs a table holds), never as a number
+(pd.read_csv of results.csv reads it back as text).
 ``settings.table_settings`` adds it after the model and seed, as one of the settings that differ;
 :func:`code_note` says under a table what it means."""
 
@@ -30,24 +31,37 @@ def code_sha(summary: RunSummary) -> str | None:
 
 
 def _versions(summaries: Mapping[str, RunSummary], names: Sequence[str]) -> dict[str, str]:
-    """Run of ``names`` (in the table's order) → the cell of its version: :data:`PREFIX` and the first
-    hex digits of the sha of the first run of its model name that ran the same code; runs whose code is
-    not recorded left out."""
+    """Run of ``names`` → the cell of its version (the runs of its model name that ran the same code,
+    linked through any of them): :data:`PREFIX` and the first hex digits of the sha naming it
+    (:func:`_named`), whatever order or subset of its runs a table holds; runs whose code is not
+    recorded left out."""
     shas = {n: sha for n in names if (sha := code_sha(summaries[n]))}
-    coded = list(shas)
-    first = {n: n for n in coded}  # run → an earlier run of the same code (itself: the first)
+    linked = {n: n for n in shas}  # run → a run of the same code (itself: its version's root)
 
     def root(name: str) -> str:
-        while first[name] != name:
-            name = first[name]
+        while linked[name] != name:
+            name = linked[name]
         return name
 
+    coded = list(shas)
     for i, later in enumerate(coded):
         for earlier in coded[:i]:
             if root(later) != root(earlier) and _same(summaries[earlier], summaries[later]):
-                one, other = sorted((root(earlier), root(later)), key=coded.index)
-                first[other] = one
-    return {n: f"{PREFIX}{shas[root(n)][:SHORT]}" for n in coded}
+                linked[root(later)] = root(earlier)
+    versions: dict[str, list[str]] = {}
+    for n in coded:
+        versions.setdefault(root(n), []).append(n)
+    return {
+        n: f"{PREFIX}{_named(summaries, runs)[:SHORT]}" for runs in versions.values() for n in runs
+    }
+
+
+def _named(summaries: Mapping[str, RunSummary], runs: list[str]) -> str:
+    """The sha naming the version its ``runs`` ran, one that their summary.json files record: the
+    smallest ``code_sha256`` of them (the newest format), else the smallest sha of their source."""
+    recorded = [(summaries[n].model_code or {}).get("code_sha256") for n in runs]
+    shas = [sha for sha in recorded if isinstance(sha, str) and sha]
+    return min(shas or [sha for n in runs if (sha := code_sha(summaries[n]))])
 
 
 def _same(a: RunSummary, b: RunSummary) -> bool:
@@ -108,8 +122,10 @@ def code_note(values: Mapping[str, Mapping[str, Any]], shown: Collection[str]) -
     builtin = any(cells.get(CODE) is None for cells in values.values())
     dash = "; -: a model of vislab's own, or its code not recorded" if builtin else ""
     return (
-        f"code: the version of the model's code each run trained, named by the sha256 in its "
-        f"summary.json's model_code ({PREFIX}1234567 for one that begins 1234567; runs whose code "
-        f"differs in comments and docstrings alone are one version, named by its first run)"
+        f"code: the version of the model's code each run trained (runs whose code differs in "
+        f"comments and docstrings alone are one version), named by a sha256 its runs record in their "
+        f"summary.json's model_code ({PREFIX}1234567 for one that begins 1234567): the smallest "
+        f"code_sha256 of them (the code without comments and docstrings), or where none records one "
+        f"the smallest source_sha256"
         f"{which}{seeds}{dash}."
     )
