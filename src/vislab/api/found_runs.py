@@ -221,10 +221,9 @@ def _finished(
     folders: dict[str, Path], otherwise: dict[Path, str]
 ) -> tuple[dict[str, RunSummary], dict[str, str]]:
     """The summaries of the runs of ``folders`` with their scores (finished, or stopped as their figures
-    were drawn: ``suites.tables.scored``, the one rule of every table of any folder, the report's and
+    were drawn: ``RunSummary.holds_scores``, the one rule of every table of any folder, the report's and
     the paper's too; noted), and why each other run is left out (trained with other settings than its
     suite's: ``otherwise``; unfinished; a summary.json that cannot be read)."""
-    from vislab.experiments.suites.tables import scored  # on use (see the imports)
 
     summaries: dict[str, RunSummary] = {}
     left_out: dict[str, str] = {}
@@ -237,7 +236,7 @@ def _finished(
         except UserError as e:  # a damaged summary.json: named with its fix, the others compared
             left_out[name] = f"unreadable: {e}"
             continue
-        if scored(summary):
+        if summary.holds_scores:
             summaries[name] = summary
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)

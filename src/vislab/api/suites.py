@@ -334,14 +334,14 @@ def _train_runs(
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
     """The runs of ``suite`` in ``folder`` with their scores (finished, or stopped as their figures were
-    drawn: ``suites.tables.scored``, as its results.md) and their table (a seeded suite's:
+    drawn: ``RunSummary.holds_scores``, as its results.md) and their table (a seeded suite's:
     :func:`_seed_table`)."""
     from vislab.experiments.records import SuiteInfo  # on use (see the imports)
-    from vislab.experiments.suites.tables import scored
 
     other = SuiteInfo.read(folder).trained_otherwise()  # run before with other settings: no table
     names = [n for n in suite.run_names() if n not in other]
-    done = [n for n in names if scored(RunDir(folder / n).read_summary())]
+    summaries = {n: RunDir(folder / n).read_summary() for n in names}
+    done = [n for n, s in summaries.items() if s is not None and s.holds_scores]
     finished = {name: Run(folder / name) for name in done}
     table = compare(finished, suite.reported) if suite.seeds == 1 else _seed_table(suite, finished)
     return SuiteResult(path=folder, table=table, runs=finished)

@@ -1,6 +1,6 @@
 """What a report shows, decided before anything is drawn (:func:`plan_report`): the runs a folder holds (a
 suite's record of each brought up to date first, a sweep's study loaded), which have their scores (in
-every table, as in vislab compare's: ``tables.scored``), which get their curves and their own figures (a
+every table, as in vislab compare's: ``RunSummary.holds_scores``), which get their curves and their own figures (a
 sweep's best few), and why each other one did not finish."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.suites.catch_up import caught_up
-from vislab.experiments.suites.tables import missing_figures_note, scored
+from vislab.experiments.suites.tables import missing_figures_note
 from vislab.experiments.sweeps.recorded_study import study_or_why
 from vislab.experiments.sweeps.results import finish, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
@@ -43,7 +43,7 @@ class ReportPlan:
     one_run: bool
     runs: dict[str, Path]  # every run (a sweep's trials) found, by name
     study: optuna.Study | None  # a sweep's study (None when it could not be loaded, or no sweep)
-    # summaries of the runs with their scores (``tables.scored``: finished, or their figures cut short)
+    # summaries of the runs with their scores (``RunSummary.holds_scores``: finished, or their figures cut short)
     complete: dict[str, RunSummary]
     # the comparison table's rows: the complete runs, and a sweep's complete trials whose run folders are
     # not here (``elsewhere``), from its study database (``trials.table_summaries``, read once), in trial order
@@ -84,14 +84,14 @@ def plan_report(
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
-    complete = {n: s for n, s in summaries.items() if scored(s) and n not in other}
+    complete = {
+        n: s for n, s in summaries.items() if s is not None and s.holds_scores and n not in other
+    }
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = _best_trials(sweep, complete)
     table, elsewhere = complete, {}
-    if sweep is not None and study is not None:
-        # results.md's rows (finish) hold no trial whose figures were cut short: those are read again
-        cut = any(not s.complete for s in complete.values())
-        table, elsewhere = table_summaries(study, complete, runs) if cut or not read else read
+    if sweep is not None and study is not None:  # results.md's rows, as finish read them
+        table, elsewhere = read or table_summaries(study, complete, runs)
     plan = ReportPlan(
         folder=folder,
         suite=suite,
@@ -120,7 +120,7 @@ def _cut_short_note(
     suite: SuiteInfo | None, complete: dict[str, RunSummary], runs: dict[str, Path]
 ) -> str:
     """The note on the runs in the tables whose figures a signal cut short, their scores written
-    (``tables.scored``): a ``suite``'s as its results.md says it (``missing_figures_note``: re-run the
+    (``RunSummary.holds_scores``): a ``suite``'s as its results.md says it (``missing_figures_note``: re-run the
     suite); another folder's as ``vislab compare`` says it, each with the resume that draws them
     (:func:`why_unfinished`); "" when none."""
     if suite is not None:
@@ -197,7 +197,7 @@ def check_reportable(plan: ReportPlan) -> None:
 def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
     summaries, unread = read_summaries(runs)
-    complete = {n: s for n, s in summaries.items() if scored(s)}
+    complete = {n: s for n, s in summaries.items() if s is not None and s.holds_scores}
     configs, unread_cfg = read_configs(runs, list(complete))
     return ReportPlan(
         folder=Path(folder),
@@ -244,14 +244,14 @@ def _failures(
     return {
         n: why_unfinished(s.to_json(), runs[n])
         for n, s in summaries.items()
-        if s is not None and not scored(s)
+        if s is not None and not s.holds_scores
     }
 
 
 def _figures_cut_short(summary: RunSummary | None) -> bool:
     """Whether a suite's run stopped while its figures were drawn, its scores written: in the tables, not
     among the failures (a run complete in its own folder but trained otherwise is one: not these settings)."""
-    return summary is not None and scored(summary) and not summary.complete
+    return summary is not None and summary.holds_scores and not summary.complete
 
 
 def _row(summary: RunSummary | None) -> dict:

@@ -168,6 +168,12 @@ class RunSummary:
         """Whether the run finished (``status`` "complete")."""
         return self.status == "complete"
 
+    @property
+    def holds_scores(self) -> bool:
+        """Whether the run's scores are written, and so its row in every table: it finished, or a signal
+        stopped it while its figures were drawn (status interrupted, ``figures_missing``)."""
+        return self.complete or (self.status == "interrupted" and bool(self.figures_missing))
+
     def scored_file(self) -> ScoredFile | None:
         """The checkpoint file whose weights the scores are of, at the end of epoch ``best_epoch``:
         "best.pt", or "last.pt" where best.pt was gone when the run was scored (``scored`` says so; with

@@ -21,7 +21,7 @@ from vislab.experiments.suites.plan import PlannedRun, check_plan, started_from
 from vislab.experiments.suites.pool import ListSource, run_all
 from vislab.experiments.suites.refusals import refuse_busy
 from vislab.experiments.suites.spec import Suite
-from vislab.experiments.suites.tables import missing_figures_note, scored, tables_due
+from vislab.experiments.suites.tables import missing_figures_note, tables_due
 from vislab.interrupts import term_as_ctrl_c
 from vislab.training.rundir import RunDir
 from vislab.training.writable import check_writable
@@ -288,7 +288,7 @@ def write_results(
 
 def results_of(out: Path, info: SuiteInfo) -> tuple[str, str]:
     """results.csv's and results.md's texts from the run folders ``info`` (the suite's suite.json)
-    names: a row for each run with its scores (:func:`~vislab.experiments.suites.tables.scored`; one
+    names: a row for each run with its scores (:attr:`~vislab.training.summary.RunSummary.holds_scores`; one
     whose figures a signal cut short too, named under the table). Under the table, the runs that failed
     or did not finish (why, and the fix), those the suite has not trained yet (``only``, or a suite
     stopped before them), and those whose folder holds them trained with other settings, not reached or
@@ -297,7 +297,7 @@ def results_of(out: Path, info: SuiteInfo) -> tuple[str, str]:
     summaries = {}
     for name in order:
         s = RunDir(Path(out) / name).read_summary()
-        if scored(s) and name not in other:
+        if s is not None and s.holds_scores and name not in other:
             summaries[name] = s
     failures = {
         k: why_unfinished(v.to_json(), Path(out) / k)

@@ -1,4 +1,4 @@
-"""A suite's results tables (results.csv, results.md): which runs they hold (:func:`scored`), when a suite
+"""A suite's results tables (results.csv, results.md): when a suite
 has them (:func:`tables_due`), whether they are behind its runs (:func:`tables_missing`,
 :func:`trained_since_tables`), and the line on the figures a run in them lacks (:func:`missing_figures_note`)."""
 
@@ -12,15 +12,6 @@ from vislab.experiments.suites.ending import RERUN, data_errors
 from vislab.training.summary import RunSummary
 
 TABLES = ("results.csv", "results.md")
-
-
-def scored(summary: RunSummary | None) -> bool:
-    """Whether a run's ``summary`` (None: unread) holds its scores, and so a row in the suite's tables: the
-    run finished, or a signal stopped it while its figures were drawn, after its scores were written
-    (status interrupted, ``figures_missing``)."""
-    if summary is None:
-        return False
-    return summary.complete or (summary.status == "interrupted" and bool(summary.figures_missing))
 
 
 def tables_due(outcomes: Mapping[str, RunOutcome]) -> bool:

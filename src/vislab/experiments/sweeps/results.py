@@ -138,7 +138,9 @@ def finish(
     local, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
-        if s is not None and s.complete:
+        if (
+            s is not None and s.holds_scores
+        ):  # its figures cut short or not, as compare's and the report's
             local[name] = s
     keep_base(out, study, dirs)
     summaries, elsewhere = table_summaries(study, local, dirs)
