@@ -1,9 +1,12 @@
 """What a resumed run's folder still holds of its weights before the resume: report.html, explain/'s maps and
-eval's CSVs drawn from them, said in a note once the resume has trained (its summary.json written anew)."""
+eval's CSVs drawn from them, said in a note once the resume has trained (its last.pt and summary.json
+written anew)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from vislab.training.rundir import RunDir
 
 
 def written_at(run: Path) -> float | None:
@@ -21,7 +24,7 @@ def stale_after(run: Path, before: float | None) -> str | None:
     summary.json, and the commands that draw them again; None where the resume trained nothing or
     there are none."""
     trained = written_at(run)
-    if trained is None or trained == before:
+    if trained is None or trained == before or not _trained_since(run, before):
         return None
     made = {
         "report.html": (
@@ -49,3 +52,14 @@ def stale_after(run: Path, before: float | None) -> str | None:
         f"{run}'s {' and '.join(older)} {verb} the weights it had before this resume trained on: "
         f"draw {them} again with {'; '.join(older.values())}."
     )
+
+
+def _trained_since(run: Path, before: float | None) -> bool:
+    """Whether the resume of ``run`` trained an epoch: its last.pt, saved after each, written since
+    ``before`` (a resume of a complete run may write its summary.json again, having trained nothing)."""
+    if before is None:
+        return True
+    try:
+        return (RunDir(run).ckpt_dir / "last.pt").stat().st_mtime > before
+    except OSError:
+        return False

@@ -102,9 +102,12 @@ def with_defaults(section: dict[str, Any]) -> dict[str, Any]:
     registered in this process only (a model object, a class of ``@vislab.register_model``): a run
     records them in its config.yaml, since no later process can look them up as the tables do a
     built-in's or a file's. Plain values only (a number, text, None, a list of them); any other
-    model's section as given."""
+    model's section, and one of a model object not defined in this process yet (a run reopened after a
+    restart, before its cell is run again: its config.yaml holds them), as given."""
     name = section.get("name")
-    if not isinstance(name, str) or not is_registered_users(name) or user.is_user_reference(name):
+    if not isinstance(name, str) or name not in MODELS or not is_registered_users(name):
+        return section
+    if user.is_user_reference(name):
         return section
     try:
         params = inspect.signature(MODELS[name]).parameters.values()
@@ -157,8 +160,10 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     aside) — the model built would not be the one trained; for a model object and a class registered
     with ``@vislab.register_model`` alike. A current
     definition that has it is registered again, a model object's after a restart too (its cell run again:
-    :func:`_defined_again`, only where the two can be compared). Nothing to compare (a run before vislab
-    recorded it, a source Python cannot find, a name not registered in this process) passes."""
+    :func:`_defined_again`). A model object defined again here whose source the run or this process lacks
+    is refused (ConfigError: it cannot be checked). Nothing to compare passes: a run before vislab
+    recorded its code, a registered model whose source Python cannot find now, a name neither registered
+    nor defined again in this process."""
     _defined_again(name, recorded, run)
     imports = recorded.get("imports") if isinstance(recorded, dict) else None
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None

@@ -30,6 +30,7 @@ from vislab.models import model_kwargs
 from vislab.models.hooks import BoundHooks, ModelHooks
 from vislab.models.objects import is_users_code
 from vislab.models.registry import copies_weights
+from vislab.models.user import is_user_reference, parse_reference
 from vislab.training.class_weights import balanced_twice_note
 from vislab.training.mirror_notes import mirror_notes
 from vislab.training.optim import warmup_steps
@@ -323,10 +324,11 @@ def own_step_refusal(cfg: Config, hooks: Hooks) -> str:
     given = ", ".join(f"{key}={value}" for key, value, _ in ignored)
     idle = ", ".join(f"{key}={plain}" for key, _, plain in ignored)
     if (levels := hooks.plain_sgd) is not None:
-        fix = (
-            f"Leave {'it' if one else 'them'} out or set what plain SGD does: {idle} — or train the "
-            f"same network by torch.optim: --set model.{levels.option}={levels.by_optim}"
-        )
+        fix = f"Leave {'it' if one else 'them'} out or set what plain SGD does: {idle}"
+        # a subclass (a user's) is built as itself whatever its options: no level of torch.optim
+        if hooks.built_as({levels.option: levels.by_optim}).trained_by != "manual_step":
+            by_optim = f"--set model.{levels.option}={levels.by_optim}"
+            fix += f" — or train the same network by torch.optim: {by_optim}"
     else:  # the update is the model's own: these settings reach no optimizer
         values = "a value that changes" if one else "values that change"
         fix = f"Leave {'it' if one else 'them'} out (or at {values} nothing: {idle})"
@@ -347,8 +349,17 @@ def _own_step(name: str, hooks: Hooks) -> str:
     cls = hooks if isinstance(hooks, type) else type(hooks)
     return (
         f"{name} updates its weights by hand: plain SGD at optim.lr, as the schedule sets it "
-        f"({cls.__module__}.{cls.__qualname__}.manual_step)"
+        f"({_class_named(name, cls)}.manual_step)"
     )
+
+
+def _class_named(name: str, cls: type) -> str:
+    """``cls`` as the user wrote it where model ``name`` references it (``sub.py:Sub``: not the module a
+    file is loaded as), else by its module and qualified name."""
+    ref = parse_reference(name) if is_user_reference(name) else None
+    if ref is not None and ref.attr == cls.__qualname__:
+        return name
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _lr_hint(cfg: Config, hooks: Hooks) -> str:

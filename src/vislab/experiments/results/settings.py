@@ -93,12 +93,15 @@ class Settings:
 
 def read_settings(run_dir: Path, cfg: Config | None = None) -> dict[str, Any]:
     """The run's config.yaml as :func:`flat_settings`, read as ``Run.config`` reads it (validated, each
-    setting as that run did it: ``RunDir.load_config``; ``cfg``: already read, a report's), each
-    setting its checkpoint recorded as the checkpoint has it (:func:`recorded_settings`: config.yaml may
-    have been edited since). UserError naming the file when it is missing, unreadable or no longer a
-    valid config."""
+    setting as that run did it: ``RunDir.load_config``; ``cfg``: already read, a report's), each setting
+    its checkpoint recorded as the checkpoint has it (:func:`recorded_settings`: config.yaml may have
+    been edited since). UserError naming the file when it is missing, unreadable or no valid config,
+    and what writes it again."""
     run = RunDir(run_dir)
-    cfg = cfg if cfg is not None else run.load_config()
+    try:
+        cfg = cfg if cfg is not None else run.load_config()
+    except UserError as e:  # YAML's message on lines, pointing at the place: on one
+        raise UserError(f"{' '.join(str(e).split()).rstrip('.')}. {run.rewrite_fix()}") from None
     if cfg is None:
         raise UserError(run.config_missing())
     return {**flat_settings(cfg.to_dict()), **(recorded_settings(run_dir) or ({}, ""))[0]}
@@ -350,7 +353,7 @@ def unread_note(unread: dict[str, UserError]) -> str:
     if not unread:
         return ""
     first, why = next(iter(unread.items()))
-    return f"Settings not compared for {', '.join(unread)}: their config could not be read ({first}: {why})"
+    return f"Settings not compared for {', '.join(unread)}: their config could not be read. {first}: {why}"
 
 
 def swept(

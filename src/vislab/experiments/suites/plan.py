@@ -30,7 +30,9 @@ from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
 from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.objects import is_users_forward
 from vislab.models.registry import MODELS
+from vislab.models.user import resolve
 from vislab.training.checks import own_step_refusal
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -297,9 +299,17 @@ def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
 def declared_hooks(name: str, options: dict[str, Any]) -> type[ModelHooks] | None:
     """The class registered model ``name`` is built as with ``model.*`` ``options``, known without building
     it: its registered class, or the class its builder's return annotation names (``-> Majority``), as
-    that class's ``built_as`` picks it by the options (mlp-scratch's ``model.impl``); None where neither
-    is a ``ModelHooks`` (a builder returning ``nn.Module``, a prefix family, a model in a file)."""
-    target = target_of(MODELS.get(name))  # a registered class: the class adapt made its builder for
+    that class's ``built_as`` picks it by the options (mlp-scratch's ``model.impl``), a model in a file
+    or module (``sub.py:Sub``) the class it references, its code imported as a run's build would; None
+    where neither is a ``ModelHooks`` (a builder returning ``nn.Module``, a prefix family), or where the
+    user's code cannot be imported (building it says why)."""
+    builder = MODELS.get(name)
+    if builder is None and is_users_forward(name):
+        try:
+            builder = (resolve(name) or (None,))[0]
+        except UserError:
+            return None
+    target = target_of(builder)  # a registered class: the class adapt made its builder for
     if target is not None and not inspect.isclass(target):
         try:
             target = typing.get_type_hints(target).get("return")
