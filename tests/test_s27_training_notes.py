@@ -83,7 +83,9 @@ def test_a_fitted_run_notes_ema_and_compile_and_records_what_ran(tmp_path, capsy
 
 @pytest.mark.parametrize("command", ["eval", "export", "explain", "predict"])
 def test_a_checkpoint_file_given_to_checkpoint_is_named_as_the_target(tmp_path, capsys, command):
-    last = tmp_path / "run" / "checkpoints" / "last.pt"  # missing: its .pt says it is a file
+    last = tmp_path / "run" / "checkpoints" / "last.pt"  # a file (one missing is said to be none)
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"")
     images = ["x.png"] if command in ("predict", "explain") else []
     code, out = cli(capsys, command, tmp_path / "run", *images, "--checkpoint", last)
     assert code == 2

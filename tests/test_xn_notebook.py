@@ -121,7 +121,7 @@ def test_gradcheck_takes_a_notebooks_class_and_refuses_a_run_in_pythons_words(no
     with pytest.raises(UserError) as refused:
         vislab.gradcheck(tmp_path / "r")
     said = str(refused.value)
-    assert f"vislab.model_info('{tmp_path / 'r'}') names its model" in said
+    assert f"'{tmp_path / 'r'}' is a folder" in said and "not a run's weights" in said
     assert "vislab model info" not in said and "vislab.gradcheck(Net)" in said
 
 

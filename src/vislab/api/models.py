@@ -22,6 +22,7 @@ from vislab.models.objects import is_users_code
 from vislab.models.options import NeedsImages, images_not_features, input_given
 from vislab.models.registry import code_of, meant_option
 from vislab.models.unknown_names import data_given
+from vislab.not_a_run import runs_below
 from vislab.run import Run
 from vislab.training.model_checks import check_output, user_code
 
@@ -127,8 +128,9 @@ def _built(
 
 def _run_target(model: ModelLike) -> Path | None:
     """The run ``model`` names, or None for a model. A string is a model when it is a registered name or
-    names code (``file.py:Net``, ``timm:...``); else a run when it is a checkpoint file, a folder vislab
-    wrote, or a path (one with a folder separator or .pt: the loader says it does not exist)."""
+    names code (``file.py:Net``, ``timm:...``); else a run when it is a checkpoint file, a folder (one
+    that is no run, a suite's or a folder of runs: the loader says what it is) or a path (one with a
+    folder separator or .pt: the loader says it does not exist)."""
     if isinstance(model, Run):
         return model.path
     if isinstance(model, Path):
@@ -136,7 +138,7 @@ def _run_target(model: ModelLike) -> Path | None:
     if not isinstance(model, str) or model in MODELS:
         return None
     path = Path(model).expanduser()
-    if (path.is_file() and path.suffix == ".pt") or folder_kind(path) is not None:
+    if (path.is_file() and path.suffix == ".pt") or path.is_dir():
         return path
     if ":" in model or not ("/" in model or "\\" in model or path.suffix == ".pt"):
         return None  # a model name: the registry names close ones when there is none such
@@ -242,20 +244,39 @@ def gradcheck(
     if batch < 1:
         raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")
     if (run := _run_target(model)) is not None and (run.exists() or not isinstance(model, str)):
-        what = "checkpoint" if run.is_file() else "run" if run.exists() else "path"
-        cli = f"`vislab model info {run}` / " if isinstance(model, str) else ""  # else Python's
-        raise UserError(
-            f"'{run}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
-            f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net) "
-            f"or, from Python, your class itself (vislab.gradcheck(Net)); {cli}"
-            f"vislab.model_info('{run}') names its model."
-        )
+        raise _not_a_model(run, typed=isinstance(model, str))
     classes = _classes(num_classes, least=2)
     _not_an_instance(model)
     name = model if isinstance(model, str) else user_model(model)  # a Path or a Run: refused above
     _check_gradcheck_options(name, options)
     guard = _users_hook(name)
     return gradcheck_model(name, input_shape, classes, batch, seed, guard=guard, tol=tol, **options)
+
+
+def _not_a_model(target: Path, typed: bool) -> UserError:
+    """gradcheck's refusal of ``target``, saying what it is: a checkpoint, a run, a folder of runs (one
+    named) or another path; with how model_info names a run's model (its command too when ``typed``)."""
+    kind = folder_kind(target)
+    listed = target.is_dir() and kind != "run"
+    runs = (
+        sorted(r.as_posix() for r in runs_below(target, hand_made=False).values()) if listed else []
+    )
+    run, whose = str(target), "its model"
+    if target.is_file() or kind == "run":
+        what = "a checkpoint" if target.is_file() else "a run"
+    elif runs:
+        holder = f"a {kind} folder" if kind in ("suite", "sweep") else "a folder"
+        what, run, whose = f"{holder} of runs, e.g. '{runs[0]}'", runs[0], "a run's model"
+    else:
+        what = f"a {kind} folder without runs" if kind else "a folder" if listed else "a path"
+        run = ""
+    cli = f"`vislab model info {run}` / " if typed else ""  # else Python's
+    hint = f"; {cli}vislab.model_info('{run}') names {whose}" if run else ""
+    return UserError(
+        f"'{target}' is {what}, and gradcheck checks a model's hand-written backward pass on random "
+        f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net) "
+        f"or, from Python, your class itself (vislab.gradcheck(Net)){hint}."
+    )
 
 
 # gradcheck's own keywords, by the words a caller may write for them (the command's options among them)

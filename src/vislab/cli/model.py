@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 app = typer.Typer(
     no_args_is_help=True, help="Inspect models: list, layer table and costs, gradient check."
 )
-console = Console()
-err = Console(stderr=True)
+# emoji off: rich turns ':Cat' in a user's model name (cat.py:Cat) into an emoji, escaped or not
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 SetOpt = typer.Option(
     None, "--set", "-s", help="A model option: key=value or model.key=value (repeatable)."
@@ -123,14 +124,18 @@ def info(
             None if input_ is None else parse_shape(input_)
         )  # "" is a bad shape, not the default
         found = model_info(name, shape, classes, **_options_only(parse_sets(set_)))
-    # into a file or a pipe its natural width, names not cut (as compare's); on a terminal, the terminal's
-    (console if console.is_terminal else Console(width=WHOLE)).print(_layer_rows(found))
+    _wide().print(_layer_rows(found))
     for line in found.lines():
         console.print(escape(line), highlight=False, soft_wrap=True)
     if found.name in MODELS:  # a registered model's own options (not a run's, not code of yours)
         _print_options(found.name, parse_sets(set_))
     elif note := _options_elsewhere(found.name):
         console.print(note, markup=False, highlight=False, soft_wrap=True)
+
+
+def _wide() -> Console:
+    """Stdout's console: a terminal's width; into a file or a pipe its natural width, names not cut."""
+    return console if console.is_terminal else Console(width=WHOLE, emoji=False)
 
 
 def _options_only(options: dict) -> dict:
@@ -180,7 +185,7 @@ def _print_options(name: str, given: dict) -> None:
         table.add_column(col)
     for row in rows:
         table.add_row(*map(escape, row))
-    (console if console.is_terminal else Console(width=WHOLE)).print(table)
+    _wide().print(table)
 
 
 def _is_run(name: str, model_options: bool) -> bool:

@@ -36,8 +36,8 @@ class CheckpointChoice(str, Enum):
 
 
 def _checkpoint_choice(ctx: typer.Context, value: str | None) -> CheckpointChoice | None:
-    """``--checkpoint``'s value as a :class:`CheckpointChoice`; a bad one refused, a checkpoint file (one
-    that exists, or a name ending in .pt) with the command line that takes it as the TARGET."""
+    """``--checkpoint``'s value as a :class:`CheckpointChoice`; a bad one refused, a file with the command
+    line that takes it as the TARGET, a name ending in .pt that is no file saying so."""
     if value is None or isinstance(value, CheckpointChoice):
         return value
     try:
@@ -47,7 +47,11 @@ def _checkpoint_choice(ctx: typer.Context, value: str | None) -> CheckpointChoic
     stem = value.removesuffix(".pt")
     if stem in CheckpointChoice.__members__ and not Path(value).exists():
         raise typer.BadParameter(f"it takes best or last, without .pt: --checkpoint {stem}.")
-    if value.endswith(".pt") or Path(value).is_file():
+    if value.endswith(".pt") and not Path(value).is_file():
+        raise typer.BadParameter(
+            f"it takes best or last; '{value}' is no file (a checkpoint file is given as the TARGET)."
+        )
+    if Path(value).is_file():
         images = " IMAGES" if any(p.name == "images" for p in ctx.command.params) else ""
         raise typer.BadParameter(
             f"it takes best or last; '{value}' is a checkpoint file, which is given as the TARGET "

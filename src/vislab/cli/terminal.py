@@ -108,9 +108,10 @@ def print_table(table: TextTable, width: int = WHOLE) -> None:
     table's title wraps at the table's width, mid-phrase. A table wider than that (or than the terminal)
     is shown in blocks of columns that fit, each starting with the first column (:func:`column_blocks`);
     a column wider than the whole folds its headers and cells onto more lines, never cuts them short."""
-    console = Console()
+    # emoji off: a name of the user's ('study my:cat: best 5') as typed
+    console = Console(emoji=False)
     if not console.is_terminal:
-        console = Console(width=width)
+        console = Console(width=width, emoji=False)
     if table.title:
         console.print(table.title, markup=False, highlight=False, soft_wrap=True)
     sizes = [max(len(c) for c in column) for column in zip(table.headers, *table.rows)]

@@ -86,14 +86,18 @@ class GradCheck:
         return f"{parameter} ({symbol})" if symbol else parameter
 
     def verdict(self) -> str:
-        """'max relative error 3.1e-16 <= 1e-06: OK' (or '> ...: FAILED'; a gradient that holds NaN/inf:
-        'hand-written gradient of l1.bias holds NaN: FAILED')."""
+        """'max relative error 3.1e-16 <= 1e-06: OK'; failed, naming the worst parameter: 'max relative
+        error 9.1e-02 (l2.bias, b_y) > 1e-06: FAILED' (a gradient that holds NaN/inf: 'hand-written
+        gradient of l1.bias holds NaN: FAILED')."""
         if bad := self.not_finite:
             held = ", ".join(f"{self.named(name)} holds {what}" for name, what in bad.items())
             return f"hand-written gradient of {held}: FAILED"
-        ok = self.passed
-        word = "OK" if ok else "FAILED"
-        return f"max relative error {self.max_error:.2e} {'<=' if ok else '>'} {self.tol:g}: {word}"
+        if self.passed:
+            return f"max relative error {self.max_error:.2e} <= {self.tol:g}: OK"
+        worst = max(self.relative_errors, key=self.relative_errors.__getitem__)
+        symbol = (self.symbols or {}).get(worst)
+        which = f"{worst}, {symbol}" if symbol else worst
+        return f"max relative error {self.max_error:.2e} ({which}) > {self.tol:g}: FAILED"
 
     def __repr__(self) -> str:
         return f"<GradCheck {self.model}: {self.verdict()}>"
