@@ -236,7 +236,7 @@ def _finished(
         except UserError as e:  # a damaged summary.json: named with its fix, the others compared
             left_out[name] = f"unreadable: {e}"
             continue
-        if summary.holds_scores:
+        if summary is not None and summary.holds_scores:
             summaries[name] = summary
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)

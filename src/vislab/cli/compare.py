@@ -21,7 +21,7 @@ from vislab.cli.options import is_stdout
 from vislab.cli.terminal import print_markdown
 from vislab.errors import UserError
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 
 
 def compare(

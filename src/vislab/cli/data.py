@@ -22,8 +22,8 @@ from vislab.plotting.files import check_new_files, name_part
 from vislab.training.writable import check_writable
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
-console = Console()
-err = Console(stderr=True)
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def _config(name: str, config: str | None, set_: list[str] | None) -> Config:

@@ -16,7 +16,7 @@ from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.errors import TrainingInterrupted, VislabError
 from vislab.files import DISK_FULL, ELSEWHERE
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 
 HOST_MEMORY = (
     "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "

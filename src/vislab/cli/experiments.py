@@ -23,7 +23,7 @@ from vislab.errors import SuiteFailed, TrainingInterrupted
 if TYPE_CHECKING:
     import optuna
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, emoji=False)
 SetOpt = typer.Option(
     None, "--set", "-s", help="Override a config key in every run: key.sub=value (repeatable)."
 )

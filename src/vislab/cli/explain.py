@@ -19,7 +19,7 @@ from rich.markup import escape
 from vislab.cli.options import CheckpointChoice, CheckpointOpt, TrustOpt
 from vislab.errors import UserError
 
-console = Console()
+console = Console(emoji=False)
 
 
 class Method(str, Enum):

@@ -19,7 +19,7 @@ from vislab.cli.options import CheckpointChoice, CheckpointOpt, TrustOpt
 if TYPE_CHECKING:
     from vislab.export_spec import Exported, WeightsOrigin
 
-err = Console(stderr=True)  # what was written: stderr, as every command says it
+err = Console(stderr=True, emoji=False)  # what was written: stderr, as every command says it
 
 
 def export(

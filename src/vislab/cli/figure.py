@@ -24,7 +24,7 @@ from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
 
 app = typer.Typer(no_args_is_help=True, help="Figures the course reports drew by hand.")
-console = Console()
+console = Console(emoji=False)
 
 # The similarity map is length × length and the table length × dim: 2048 × 2048 adds ~0.1 GB to the
 # command's peak memory (4096: ~0.9 GB, matplotlib resamples both images), and is more than a figure shows.

@@ -25,7 +25,7 @@ from vislab.plotting.files import check_new_files, name_part
 if TYPE_CHECKING:
     from vislab.training.lr_finding import RangeTest
 
-console = Console()
+console = Console(emoji=False)
 
 
 def lr_find(

@@ -13,7 +13,7 @@ from rich.console import Console
 from vislab.cli.options import TrustRunsOpt
 from vislab.cli.stopped import kept_on_ctrl_c
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, emoji=False)
 
 
 NoFiguresOpt = typer.Option(

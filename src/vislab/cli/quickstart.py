@@ -17,7 +17,7 @@ from rich.console import Console
 from vislab.cli.terminal import print_results
 from vislab.errors import SuiteFailed, TrainingInterrupted, show_note
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 
 
 def quickstart(

@@ -29,8 +29,8 @@ from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
 from vislab.words import and_list, counted, first_few
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:

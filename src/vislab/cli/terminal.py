@@ -41,7 +41,7 @@ def print_markdown(text: str) -> None:
     """A results table in Markdown (results.md) on stdout, no markup, no colours: in a file or a pipe as it
     is, lines not cut; on a terminal its tables' columns aligned, in blocks as wide as the terminal (each
     repeating the first column, the run), and the text wrapped at words."""
-    console = Console()
+    console = Console(emoji=False)
     if not console.is_terminal:
         console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
         return
@@ -171,12 +171,12 @@ class RichDisplay:
         self.bars = bars
 
     def live_bar(self) -> RichBar | None:
-        console = Console(stderr=True)
+        console = Console(stderr=True, emoji=False)
         return RichBar(console) if self.bars and redraws(console) else None
 
     @contextlib.contextmanager
     def download_bar(self, name: str, total: int | None, done: int) -> Iterator[Advance]:
-        console = Console(stderr=True)
+        console = Console(stderr=True, emoji=False)
         if not redraws(
             console
         ):  # a log, CI, a test: nothing; a terminal that cannot redraw: a line
