@@ -108,7 +108,7 @@ def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
         )
         assert box and abs(float(box[1]) - w_in * 72) < 0.5 and abs(float(box[2]) - h_in * 72) < 0.5
     figures_tex = (out / "figures.tex").read_text()
-    assert len(re.findall(r"\\begin\{figure\*?\}", figures_tex)) == len(pdfs)  # figure*: page-wide
+    assert sorted(re.findall(r"\\label\{fig:([^}]*)\}", figures_tex)) == pdfs  # each, labelled
     captions = re.findall(r"\\caption\{(.*)\}", figures_tex)
     assert len(captions) == len(pdfs) and all(c.strip() for c in captions), captions
     assert "augment_1" in pdfs and "\\caption{augmentation of run(s) cnn-s0 (" in figures_tex

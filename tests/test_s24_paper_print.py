@@ -99,10 +99,10 @@ WIDE, NARROW = PageFigure("wide", "Wide", 6.9, 2.2), PageFigure("narrow", "Narro
 def test_page_wide_figures_are_figure_star_and_column_figures_figure(tmp_path):
     text = figure_environments([WIDE, NARROW])
     assert re.search(
-        r"\\begin\{figure\*\}\[htbp\]\n.*figures/wide\.pdf.*?\\end\{figure\*\}", text, re.S
+        r"\\begin\{figure\*\}\[tbp\]\n.*figures/wide\.pdf.*?\\end\{figure\*\}", text, re.S
     )
     assert re.search(
-        r"\\begin\{figure\}\[htbp\]\n.*figures/narrow\.pdf.*?\\end\{figure\}", text, re.S
+        r"\\begin\{figure\}\[tbp\]\n.*figures/narrow\.pdf.*?\\end\{figure\}", text, re.S
     )
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "narrow.pdf").write_bytes(b"%PDF")

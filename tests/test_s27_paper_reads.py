@@ -226,13 +226,13 @@ NARROW = [PageFigure(s, s.title(), 3.3, 2.2) for s in ("conf", "roc", "pc")]
 def test_two_column_wide_figures_share_a_row(tmp_path):
     text = figure_environments([PageFigure("wide", "Wide", 6.9, 2.2), *NARROW])
     pair = re.search(
-        r"\\begin\{figure\*\}\[htbp\]\n(?:(?!\\end\{figure\*\}).)*conf\.pdf.*?\\end\{figure\*\}",
+        r"\\begin\{figure\*\}\[tbp\]\n(?:(?!\\end\{figure\*\}).)*conf\.pdf.*?\\end\{figure\*\}",
         text,
         re.S,
     )
     assert pair and "roc.pdf" in pair[0] and pair[0].count("\\begin{minipage}") == 2
     assert pair[0].count("\\caption") == 2 and "\\label{fig:roc}" in pair[0]
-    assert re.search(r"\\begin\{figure\}\[htbp\]\n.*pc\.pdf.*?\\end\{figure\}", text, re.S)
+    assert re.search(r"\\begin\{figure\}\[tbp\]\n.*pc\.pdf.*?\\end\{figure\}", text, re.S)
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")

@@ -133,34 +133,36 @@ CAPTION_SKIP = "\\setlength{\\belowcaptionskip}{6pt}"
 FIT_WIDTH = "\\providecommand{\\vislabwidth}[1]{\\ifdim #1>\\linewidth \\linewidth\\else #1\\fi}\n"
 
 
-def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str:
+def figure_environments(figures: Sequence[PageFigure], queue: int = 16) -> str:
     """figures.tex: one ``figure`` per figure a column wide, one ``figure*`` per figure drawn the text's
     width (both columns of a two-column template; in one column the same as ``figure``), at the size it
     was drawn (its texts then print at the sizes they were drawn at) or the text width where that is
-    narrower (:data:`FIT_WIDTH`), with the report's caption and a label ``fig:<stem>``; two column-wide
-    figures in a row share a ``figure*``, side by side where the text is wide enough for both (main.tex's
-    6.9 in; :data:`PAIR_WIDTH`), each with its own caption and label, so that a page holds more than one
-    such row; a ``\\clearpage`` after every ``per_page`` figure environments keeps LaTeX's queue of
-    floats short."""
+    narrower (:data:`FIT_WIDTH`), with the report's caption and a label ``fig:<stem>``. Column-wide
+    figures share a ``figure*`` (:func:`_rows`), side by side where the text is wide enough (main.tex's
+    6.9 in; :data:`ROW_WIDTHS`), each with its own caption and label, two to a row: a run's third pairs
+    with the next figure left alone. Each float is ``[tbp]`` (one set "here" between no text takes more room than on a
+    float page), with a ``\\clearpage`` after every ``queue`` of them: LaTeX holds at most 18 unplaced."""
     rows = _rows(figures)
     blocks = [
-        _environment(row) + ("\\clearpage\n" if i % per_page == 0 and i < len(rows) else "")
+        _environment(row) + ("\\clearpage\n" if i % queue == 0 and i < len(rows) else "")
         for i, row in enumerate(rows, 1)
     ]
     head = (
         "% The report's figures (graphicx); each drawn at its printed size: 3.3 in wide (figure; two\n"
-        "% of them side by side in a figure*) or 6.9 in (figure*: the text width, both columns of a\n"
-        "% two-column template), printed at that size or the text width where that is narrower\n"
-        "% (\\vislabwidth).\n" + FIT_WIDTH + PAIR_WIDTH
+        "% of them side by side in a figure*) or 6.9 in (figure*: the text width, both columns\n"
+        "% of a two-column template), printed at that size or the narrower room it has (\\vislabwidth).\n"
+        + FIT_WIDTH
+        + ROW_WIDTHS
     )
     return head + "\n".join(blocks)
 
 
-# a figure of a row of two: half the text less a gap where the text holds two column-wide figures
-# (main.tex's 6.9 in), else the whole text width: the second then goes under the first
-PAIR_WIDTH = (
-    f"\\providecommand{{\\vislabpair}}{{\\ifdim\\linewidth<{2 * COLUMN_IN + 0.2:g}in "
-    "\\linewidth\\else 0.48\\linewidth\\fi}\n"
+# the width of a figure in a row of two (\vislabpair) where the text holds two column-wide figures
+# (main.tex's 6.9 in: each prints at its drawn size, its texts >= 8 pt); in a narrower text a pair's
+# second goes under its first (the whole width)
+_NARROW = f"\\ifdim\\linewidth<{2 * COLUMN_IN + 0.2:g}in"
+ROW_WIDTHS = (
+    f"\\providecommand{{\\vislabpair}}{{{_NARROW} \\linewidth\\else 0.48\\linewidth\\fi}}\n"
 )
 
 
@@ -170,13 +172,23 @@ def _wide(fig: PageFigure) -> bool:
 
 
 def _rows(figures: Sequence[PageFigure]) -> list[list[PageFigure]]:
-    """``figures`` in order, two column-wide ones in a row together, any other alone."""
+    """``figures`` in rows, a text-wide one alone: a run's (or row's) column-wide figures two by two at its
+    first one's place, ahead of its text-wide ones drawn between them; one left alone (a run's third), or
+    of several runs, shares a row with the next one left alone, moved up to it."""
     rows: list[list[PageFigure]] = []
+    of_run: dict[str, list[PageFigure]] = {}  # a run or row → its last row of column-wide figures
     for fig in figures:
-        if not _wide(fig) and rows and len(rows[-1]) == 1 and not _wide(rows[-1][0]):
-            rows[-1].append(fig)
-        else:
-            rows.append([fig])
+        run = None if _wide(fig) or fig.of is None else fig.of
+        row = of_run.get(run) if run is not None else None
+        if row is not None and len(row) < 2:
+            row.append(fig)
+            continue
+        rows.append([fig])
+        if run is not None:
+            of_run[run] = rows[-1]
+    alone = [r for r in rows if len(r) == 1 and not _wide(r[0])]
+    for first, second in zip(alone[::2], alone[1::2], strict=False):
+        first.extend(rows.pop(rows.index(second)))
     return rows
 
 
@@ -185,13 +197,13 @@ def _environment(row: list[PageFigure]) -> str:
     if len(row) == 1:
         fig = row[0]
         env = "figure*" if _wide(fig) else "figure"
-        return f"\\begin{{{env}}}[htbp]\n  \\centering\n{_figure(fig, '  ')}\\end{{{env}}}\n"
+        return f"\\begin{{{env}}}[tbp]\n  \\centering\n{_figure(fig, '  ')}\\end{{{env}}}\n"
     pages = "\\hfill\n".join(
         f"  \\begin{{minipage}}[t]{{\\vislabpair}}\n    \\centering\n{_figure(fig, '    ')}"
         "  \\end{minipage}"
         for fig in row
     )
-    return f"\\begin{{figure*}}[htbp]\n  \\centering\n{pages}\n\\end{{figure*}}\n"
+    return f"\\begin{{figure*}}[tbp]\n  \\centering\n{pages}\n\\end{{figure*}}\n"
 
 
 def _figure(fig: PageFigure, indent: str) -> str:
@@ -208,8 +220,8 @@ _GRAPHIC = r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}"
 
 def without_missing(figures_tex: str, folder: Path) -> tuple[str, list[str]]:
     """``figures_tex`` (an older vislab's figures.tex, a figure to each ``figure`` or ``figure*``
-    environment: ``figures_tex.keep_older_figures``; a current one, rows of two among them, is written
-    anew from its record by ``keep_figures``) without the environments of the figures whose
+    environment: ``figures_tex.keep_older_figures``; a current one, rows of two among them, is
+    written anew from its record by ``keep_figures``) without the environments of the figures whose
     \\includegraphics file is not in ``folder`` (the paper folder); and those files."""
     gone: list[str] = []
 
