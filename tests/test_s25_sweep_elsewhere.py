@@ -135,7 +135,7 @@ def test_a_study_without_any_folder_here_fills_the_table_from_its_database(
         assert float(rows[name]["optim.lr"]) == t.params["optim.lr"]
     html = (out / "report.html").read_text()
     assert all(f"{t.params['optim.lr']:.4g}" in html for t in study.trials)
-    assert "0 finished run(s) of 0, and 2 from the study database" in html  # the page's subtitle
+    assert "0 run(s) with scores of 0, and 2 from the study database" in html  # the page's subtitle
 
 
 def test_a_sweep_whose_folders_are_all_here_has_no_run_folder_column(fresh_sweep):

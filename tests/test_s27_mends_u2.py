@@ -112,3 +112,12 @@ def test_a_tables_title_and_cells_of_the_users_names_are_printed_as_typed(capsys
     print_table(TextTable(["trial", "model"], ["left", "left"], [["a:dog:", "cat.py:Cat:"]], title))
     text = capsys.readouterr().out
     assert title in text and "a:dog:" in text and "cat.py:Cat:" in text, text
+
+
+def test_a_plain_folder_named_like_a_model_leaves_it_a_model_name(tmp_path, monkeypatch, capsys):
+    """A folder that is no vislab folder and holds no run is not taken for a run: the registry's
+    suggestion stands."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet99").mkdir()
+    code, text = cli(capsys, "model", "info", "resnet99")
+    assert code == 2 and "Did you mean 'resnet18'?" in one_line(text), text

@@ -82,7 +82,7 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
     folders = unique_names(found)
     suites = [SuiteInfo.read(p) for p in paths]
     otherwise = _trained_otherwise(suites, found)
-    summaries, left_out = _finished(folders, otherwise)
+    summaries, left_out = _finished(folders, otherwise, sweep=bool(stages))
     done = {folders[n].resolve() for n in summaries}
     # a sweep folder given alone to compare: its results.md's rows (from its study database too), values
     table, params = (summaries, None)
@@ -218,12 +218,13 @@ def _stage_table(
 
 
 def _finished(
-    folders: dict[str, Path], otherwise: dict[Path, str]
+    folders: dict[str, Path], otherwise: dict[Path, str], sweep: bool = False
 ) -> tuple[dict[str, RunSummary], dict[str, str]]:
     """The summaries of the runs of ``folders`` with their scores (finished, or stopped as their figures
-    were drawn: ``RunSummary.holds_scores``, the one rule of every table of any folder, the report's and
-    the paper's too; noted), and why each other run is left out (trained with other settings than its
-    suite's: ``otherwise``; unfinished; a summary.json that cannot be read)."""
+    were drawn: ``RunSummary.holds_scores``, the rule of the report's and the paper's tables too; noted;
+    a ``sweep``'s trials complete only, as its results.md: one cut short is trained again), and why each
+    other run is left out (trained with other settings than its suite's: ``otherwise``; unfinished; a
+    summary.json that cannot be read)."""
 
     summaries: dict[str, RunSummary] = {}
     left_out: dict[str, str] = {}
@@ -236,7 +237,7 @@ def _finished(
         except UserError as e:  # a damaged summary.json: named with its fix, the others compared
             left_out[name] = f"unreadable: {e}"
             continue
-        if summary is not None and summary.holds_scores:
+        if summary is not None and (summary.complete if sweep else summary.holds_scores):
             summaries[name] = summary
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)

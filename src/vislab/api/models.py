@@ -138,11 +138,22 @@ def _run_target(model: ModelLike) -> Path | None:
     if not isinstance(model, str) or model in MODELS:
         return None
     path = Path(model).expanduser()
-    if (path.is_file() and path.suffix == ".pt") or path.is_dir():
+    if (path.is_file() and path.suffix == ".pt") or _holds_runs(path):
         return path
     if ":" in model or not ("/" in model or "\\" in model or path.suffix == ".pt"):
         return None  # a model name: the registry names close ones when there is none such
     return path
+
+
+def _holds_runs(path: Path) -> bool:
+    """Whether folder ``path`` is vislab's (a run, suite or sweep folder) or holds a run one level down: a
+    name given that is such a folder is a path; another folder of that name leaves it a model name (the
+    registry names close ones)."""
+    if not path.is_dir():
+        return False
+    return folder_kind(path) is not None or any(
+        folder_kind(c) for c in path.iterdir() if c.is_dir()
+    )
 
 
 def _run_model(

@@ -44,7 +44,7 @@ from vislab.version import __version__
 def _counted(plan: ReportPlan) -> str:
     """The page's subtitle without a suite's description: its finished runs of all, and a sweep's trials
     from its study database whose run folders are not here (``ReportPlan.table``)."""
-    said = f"{len(plan.complete)} finished run(s) of {len(plan.runs)}"
+    said = f"{len(plan.complete)} run(s) with scores of {len(plan.runs)}"
     elsewhere = len(plan.table) - len(plan.complete)
     return f"{said}, and {elsewhere} from the study database" if elsewhere else said
 

@@ -84,9 +84,7 @@ def plan_report(
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
-    complete = {
-        n: s for n, s in summaries.items() if s is not None and s.holds_scores and n not in other
-    }
+    complete = {n: s for n, s in summaries.items() if _tabled(s, sweep) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = _best_trials(sweep, complete)
     table, elsewhere = complete, {}
@@ -246,6 +244,15 @@ def _failures(
         for n, s in summaries.items()
         if s is not None and not s.holds_scores
     }
+
+
+def _tabled(summary: RunSummary | None, sweep: SweepInfo | None) -> bool:
+    """Whether a run is a row of its folder's tables: its scores written (``RunSummary.holds_scores``) —
+    in a ``sweep``, complete (a trial stopped as its figures were drawn failed for the study, which trains
+    its values again), as the sweep's results.md has it."""
+    if summary is None:
+        return False
+    return summary.complete if sweep is not None else summary.holds_scores
 
 
 def _figures_cut_short(summary: RunSummary | None) -> bool:

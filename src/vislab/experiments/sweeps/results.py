@@ -138,9 +138,9 @@ def finish(
     local, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
-        if (
-            s is not None and s.holds_scores
-        ):  # its figures cut short or not, as compare's and the report's
+        # complete trials only: one stopped as its figures were drawn failed for the study, which trains
+        # its values again (RunSummary.holds_scores is the rule of other folders' tables)
+        if s is not None and s.complete:
             local[name] = s
     keep_base(out, study, dirs)
     summaries, elsewhere = table_summaries(study, local, dirs)
