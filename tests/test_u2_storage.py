@@ -132,8 +132,9 @@ def test_show_of_a_study_database_that_is_gone_makes_none(tmp_path, capsys, monk
 def test_report_of_a_sweep_whose_database_moved_names_the_command_that_takes_storage(
     tmp_path, capsys, monkeypatch
 ):
-    """`vislab report DIR` (which has no --storage) of a sweep whose study.db moved: its note names
-    `vislab sweep show DIR --storage URL`, and that command writes the report."""
+    """`vislab report DIR` (which has no --storage) of a sweep whose study.db moved: its note names one
+    fix, `vislab sweep show NEW_DIR --storage URL --study NAME`; `vislab sweep show DIR --storage URL`
+    writes the report in place too."""
     skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     out = tmp_path / "sw"
     code, text = sweep(capsys, spec_file(tmp_path), "--trials", 1, "--out", out)
@@ -141,7 +142,10 @@ def test_report_of_a_sweep_whose_database_moved_names_the_command_that_takes_sto
     move_db(out / "study.db", tmp_path / "kept.db")
     code, text = cli(capsys, "report", out)
     text = one_line(text)
-    assert f"`vislab sweep show {out} --storage URL`, which lists its trials" in text, text
+    assert (
+        "`vislab sweep show NEW_DIR --storage URL --study st`, and give NEW_DIR instead" in text
+    ), text
+    assert text.count("vislab sweep show") == 1, text
     (out / "report.html").unlink()
     code, text = cli(capsys, "sweep", "show", out, "--storage", f"sqlite:///{tmp_path / 'kept.db'}")
     assert code == 0 and (out / "report.html").is_file(), text
