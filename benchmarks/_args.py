@@ -19,26 +19,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def count(text: str) -> int:
-    """A whole number of 1 or more (``--batch``, ``--epochs``, ``--seeds N``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got '{text}'")
-    return value
+def _at_least(least: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``least`` or more (``what`` it is, for its docstring)."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number of {least} or more, got '{text}'"
+            )
+        return value
+
+    whole.__doc__ = what
+    return whole
 
 
-def workers(text: str) -> int:
-    """DataLoader worker processes: a whole number, 0 (none: the main process loads) or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got '{text}'")
-    return value
+count = _at_least(1, "A whole number of 1 or more (``--batch``, ``--epochs``, ``--seeds N``).")
+workers = _at_least(0, "DataLoader worker processes: 0 (none: the main process loads) or more.")
 
 
 def fraction(text: str) -> float:

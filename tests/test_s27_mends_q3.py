@@ -14,7 +14,7 @@ import yaml
 import vislab
 from conftest import cli, one_line, table_run, tiny_suite
 from figures_skipped import skip_report_figures
-from vislab.errors import Note, TrainingInterrupted
+from vislab.errors import Note
 
 SPLIT = ("data.name=mnist", "data.use=[test]", "data.split=[1000,300,300]")
 DRAWN = "all three drawn from mnist's official test set by data.split"
@@ -109,48 +109,6 @@ def test_run_suites_table_keeps_a_run_scored_before_its_figures_were_cut_short(t
         "majority",
         "mlp",
     }
-
-
-def test_a_ctrl_c_as_a_shared_suites_tables_are_written_says_how_to_write_them(
-    tmp_path, monkeypatch
-):
-    import vislab.experiments.shared.runner as shared
-    from vislab.api.suites import resolve_suite
-
-    class Claims:  # a shared database whose runs are all settled, this worker to write the tables
-        worker = "w1"
-
-        def __init__(self, *args):
-            pass
-
-        def join(self, runs):
-            return True
-
-        def records(self):
-            return {}
-
-        def take_report(self):
-            return True
-
-        def close(self):
-            pass
-
-    def ctrl_c(*args, **kw):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(shared, "SuiteClaims", Claims)
-    monkeypatch.setattr(shared, "ClaimSource", lambda *args: None)
-    monkeypatch.setattr(shared, "_work", lambda *args: None)
-    monkeypatch.setattr(shared, "write_results", ctrl_c)
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(yaml.safe_dump(tiny_suite(name="tiny")))
-    suite, out = resolve_suite(spec, tmp_path / "s")
-    storage = shared.SharedStorage("postgresql://u@db.example/x")
-    with pytest.raises(TrainingInterrupted) as e:
-        shared.run_shared_suite(suite, out, storage, log=lambda line: None)
-    said = one_line(str(e.value))
-    assert "Ctrl-C while the suite's tables were written" in said, said
-    assert "Write them: re-run the same `vislab suite` command" in said, said
 
 
 # ------------------------------------------------------------------------- the sweep's storage hint
