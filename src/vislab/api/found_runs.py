@@ -237,11 +237,11 @@ def _finished(
         except UserError as e:  # a damaged summary.json: named with its fix, the others compared
             left_out[name] = f"unreadable: {e}"
             continue
-        if summary is not None and (summary.complete if sweep else summary.holds_scores):
+        if summary is not None and summary.in_tables(sweep):
             summaries[name] = summary
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)
-            if not summary.complete:
+            if summary.figures_cut_short:
                 show_note(f"{name}: in the table, but {_unfinished(summary, folder)}.")
         else:
             left_out[name] = _unfinished(summary, folder)

@@ -31,12 +31,9 @@ from pathlib import Path
 
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
-from vislab.experiments.results.columns_code import code_note
-from vislab.experiments.results.columns_dash import settings_dash_note
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.folders import keyed, runs_of, unique_names
 from vislab.experiments.results.for_people import for_people
-from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.provenance import (
     FITTED,
     fitted_rows,
@@ -48,6 +45,7 @@ from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, table_settings
 from vislab.experiments.results.spread import COMPARE
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
+from vislab.experiments.results.texts import cells_notes
 from vislab.experiments.sweeps.trials import database_note
 from vislab.files import atomic_write_text
 from vislab.paper_folder.epochs import epoch_table, lost_epoch_note, table_file, table_names
@@ -321,7 +319,7 @@ def _write_texts(
     data = plan_datasets(plan, figures_only)
     fitted = fitted_rows(plan.complete, plan_rows(plan))  # a caption says what their parameters are
     trained = trainable_params_note(plan.complete, plan_rows(plan))  # a frozen backbone's
-    lead = _lead_note(readable.columns)  # what the first table's n/a, - and code cells mean
+    lead = " ".join(p for p in cells_notes(readable.columns) if p)  # the first table's n/a, -, code
     tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted, trained, lead)
     named = dict(zip([r["run"] for r in figures_only], data))
     tables += per_class_part(plan.complete, plan_rows(plan), named)
@@ -366,15 +364,6 @@ def _made(plan: ReportPlan) -> str:
     return " ".join(
         p for p in (provenance_of(plan), recipe_sentence(plan.configs, plan.complete)) if p
     )
-
-
-def _lead_note(columns: Settings) -> str:
-    """The sentences under the first table on what its cells of what each run was mean: ``n/a`` (a
-    model option the row's model has not), ``-`` (a setting the run has no value of) and the code
-    column (:func:`~vislab.experiments.results.columns_code.code_note`)."""
-    values, keys = columns.values, columns.keys
-    said = (not_taken_note(values, keys), settings_dash_note(values, keys), code_note(values, keys))
-    return " ".join(p for p in said if p)
 
 
 def _left_out(plan: ReportPlan) -> str:

@@ -84,7 +84,10 @@ def plan_report(
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
-    complete = {n: s for n, s in summaries.items() if _tabled(s, sweep) and n not in other}
+    tabled = {
+        n: s for n, s in summaries.items() if s is not None and s.in_tables(sweep is not None)
+    }
+    complete = {n: s for n, s in tabled.items() if n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = _best_trials(sweep, complete)
     table, elsewhere = complete, {}
@@ -123,7 +126,9 @@ def _cut_short_note(
     (:func:`why_unfinished`); "" when none."""
     if suite is not None:
         return missing_figures_note(complete)
-    cut = {n: why_unfinished(s.to_json(), runs[n]) for n, s in complete.items() if not s.complete}
+    cut = {
+        n: why_unfinished(s.to_json(), runs[n]) for n, s in complete.items() if s.figures_cut_short
+    }
     return " ".join(f"{n}: in the table, but not finished ({why})." for n, why in cut.items())
 
 
@@ -232,7 +237,7 @@ def _failures(
         failed = {
             n: why_unfinished({**_row(summaries.get(n)), **r.to_json()}, runs.get(n))
             for n, r in recorded.items()
-            if r.status != "complete" and not _figures_cut_short(summaries.get(n))
+            if r.status != "complete" and not (summaries.get(n) or RunSummary()).figures_cut_short
         }
         # a run of the suite not trained yet (vislab suite --only trained others)
         untrained = [n for n in suite.order or [] if n not in recorded and n not in summaries]
@@ -244,21 +249,6 @@ def _failures(
         for n, s in summaries.items()
         if s is not None and not s.holds_scores
     }
-
-
-def _tabled(summary: RunSummary | None, sweep: SweepInfo | None) -> bool:
-    """Whether a run is a row of its folder's tables: its scores written (``RunSummary.holds_scores``) —
-    in a ``sweep``, complete (a trial stopped as its figures were drawn failed for the study, which trains
-    its values again), as the sweep's results.md has it."""
-    if summary is None:
-        return False
-    return summary.complete if sweep is not None else summary.holds_scores
-
-
-def _figures_cut_short(summary: RunSummary | None) -> bool:
-    """Whether a suite's run stopped while its figures were drawn, its scores written: in the tables, not
-    among the failures (a run complete in its own folder but trained otherwise is one: not these settings)."""
-    return summary is not None and summary.holds_scores and not summary.complete
 
 
 def _row(summary: RunSummary | None) -> dict:

@@ -169,10 +169,21 @@ class RunSummary:
         return self.status == "complete"
 
     @property
+    def figures_cut_short(self) -> bool:
+        """Whether a signal stopped the run while its figures were drawn, its scores written (status
+        interrupted, ``figures_missing``)."""
+        return self.status == "interrupted" and bool(self.figures_missing)
+
+    @property
     def holds_scores(self) -> bool:
-        """Whether the run's scores are written, and so its row in every table: it finished, or a signal
-        stopped it while its figures were drawn (status interrupted, ``figures_missing``)."""
-        return self.complete or (self.status == "interrupted" and bool(self.figures_missing))
+        """Whether the run's scores are written: it finished, or its figures were cut short."""
+        return self.complete or self.figures_cut_short
+
+    def in_tables(self, sweep: bool = False) -> bool:
+        """Whether the run is a row of its folder's tables (results.md, compare, the report, the paper):
+        its scores written (:attr:`holds_scores`) — in a ``sweep``, complete: a trial whose figures were
+        cut short failed for the study, which trains its values again."""
+        return self.complete if sweep else self.holds_scores
 
     def scored_file(self) -> ScoredFile | None:
         """The checkpoint file whose weights the scores are of, at the end of epoch ``best_epoch``:

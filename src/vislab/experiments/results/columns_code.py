@@ -65,8 +65,8 @@ def _named(summaries: Mapping[str, RunSummary], runs: list[str]) -> str:
 
 
 def _same(a: RunSummary, b: RunSummary) -> bool:
-    """Whether runs ``a`` and ``b`` trained one model name's same code (``fingerprints.same_code``, each
-    way round: which of them recorded ``code_sha256`` does not matter)."""
+    """Whether runs ``a`` and ``b`` trained one model name's same code (``fingerprints.same_code``, which
+    compares the sources first: which of them recorded ``code_sha256`` does not matter)."""
     if a.model != b.model:
         return False
     if code_sha(a) == code_sha(b):
@@ -74,7 +74,7 @@ def _same(a: RunSummary, b: RunSummary) -> bool:
     from vislab.models.fingerprints import same_code  # on use: vislab.models loads torch
 
     was, now = a.model_code or {}, b.model_code or {}
-    return same_code(was, now) or same_code(now, was)
+    return same_code(was, now)
 
 
 def code_values(

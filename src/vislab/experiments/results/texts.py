@@ -233,9 +233,9 @@ def results_texts(
     its test set (numbered in ``order``: default the table's). ``rows`` (row → its seeds): mean ± std and
     N, each group's verdicts (``unlike``: :func:`_alike_rows`); ``note``: under the table."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    rows, said, why = _alike_rows(out, summaries, rows, dirs, unlike)
+    configs = _configs_of(summaries, dirs)  # read once: seeds, settings, data line, notes
+    rows, said, why = _alike_rows(out, summaries, rows, dirs, configs, unlike)
     reported, seeded = as_reported(reported), rows is not None
-    configs = _configs_of(summaries, dirs)  # its settings, the data line and the edited note's
     settings, metric = table_choice(out, summaries, dirs, rows, params, configs)
     figures = figure_rows(summaries, rows, reported, metric)
     own = own_splits(summaries, rows, dirs, order)  # own splits, other or unknown test sets, doubts
@@ -315,9 +315,11 @@ def _alike_rows(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]] | None,
     run_dirs: Mapping[str, Path],
+    configs: Mapping[str, Config],
     unlike: Mapping[str, str] | None,
 ) -> tuple[dict[str, list[str]] | None, str, dict[str, str]]:
-    """``rows`` of seeds (a suite's in ``out``) but those whose finished runs' configs differ in more
+    """``rows`` of seeds (a suite's in ``out``) but those whose finished runs' configs (``configs``, read
+    once) differ in more
     than their seed, each of their runs a row of its own (``seed_rows.seed_split``, the one rule of
     every table, its note and its verdicts; None when no row has two runs left), the note naming them,
     and run → why its row's seeds are not averaged, for the verdicts (``SeedSplit.unlike``). Rows told
@@ -329,7 +331,7 @@ def _alike_rows(
         alike, note, why = rows, "", dict(unlike)
     else:
         suite = (Path(out) / SuiteInfo.FILE).is_file()
-        told = seed_split(rows, run_dirs, among=summaries, suite=suite)
+        told = seed_split(rows, run_dirs, configs, among=summaries, suite=suite)
         alike, note, why = told.split(rows), told.note, told.unlike
     return (alike if any(len(names) > 1 for names in alike.values()) else None), note, why
 

@@ -47,7 +47,7 @@ def trained_since_tables(out: Path, info: SuiteInfo) -> list[str]:
 def missing_figures_note(summaries: Mapping[str, RunSummary]) -> str:
     """The line under a suite's tables naming each run in them whose own figures a signal cut short
     (``figures_missing``) and how to draw them; "" when none."""
-    missing = {n: s.figures_missing for n, s in summaries.items() if not s.complete}
+    missing = {n: s.figures_missing for n, s in summaries.items() if s.figures_cut_short}
     listed = "; ".join(f"{n} ({', '.join(m)})" for n, m in missing.items() if m)
     if not listed:
         return ""

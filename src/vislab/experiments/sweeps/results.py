@@ -138,9 +138,7 @@ def finish(
     local, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
-        # complete trials only: one stopped as its figures were drawn failed for the study, which trains
-        # its values again (RunSummary.holds_scores is the rule of other folders' tables)
-        if s is not None and s.complete:
+        if s is not None and s.in_tables(sweep=True):
             local[name] = s
     keep_base(out, study, dirs)
     summaries, elsewhere = table_summaries(study, local, dirs)
