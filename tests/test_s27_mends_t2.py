@@ -4,14 +4,13 @@ among the failures; the code column names each version by a sha its runs record,
 runs a table holds; captum's "IProgress not found" warning stays hidden by vislab's one filter."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import vislab
 from conftest import one_line, table_run
+from notebook_without_widgets import notebook_stderr
 from vislab.errors import Note
 from vislab.experiments.results.columns_code import code_note, code_values
 from vislab.report.plan import plan_report, plan_runs
@@ -97,17 +96,6 @@ def test_the_code_note_says_which_sha_names_a_version():
 
 
 # ------------------------------------------------------------ captum's tqdm warning
-NOTEBOOK_WITHOUT_WIDGETS = """
-import sys, types, warnings
-warnings.simplefilter("default")
-sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
-class ZMQInteractiveShell:
-    config = {"IPKernelApp": {}}
-ipython = types.ModuleType("IPython")
-ipython.get_ipython = ZMQInteractiveShell
-sys.modules["IPython"] = ipython
-sys.modules["ipywidgets"] = None
-"""
 SALIENCY = """
 import torch
 from vislab.explain_maps import _gradient_map
@@ -117,19 +105,8 @@ assert "captum" in sys.modules
 """
 
 
-def _stderr(tmp_path: Path, code: str) -> str:
-    """The standard error of ``code`` run by Python in a notebook without ipywidgets, which succeeds."""
-    done = subprocess.run(
-        [sys.executable, "-c", NOTEBOOK_WITHOUT_WIDGETS + code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stderr
-
-
 def test_explain_in_a_notebook_without_ipywidgets_prints_no_tqdm_warning(tmp_path):
-    assert "IProgress not found" in _stderr(tmp_path, "import captum.attr")  # what a notebook shows
-    assert "IProgress" not in _stderr(tmp_path, f"import vislab\n{SALIENCY}")
+    assert "IProgress not found" in notebook_stderr(
+        tmp_path, "import captum.attr"
+    )  # what a notebook shows
+    assert "IProgress" not in notebook_stderr(tmp_path, f"import vislab\n{SALIENCY}")

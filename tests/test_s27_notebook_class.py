@@ -4,14 +4,12 @@ defaults in config.yaml, a run reopened after a restart by running the class's c
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import yaml
 
 import vislab
 from conftest import one_line, table_run
+from notebook_without_widgets import notebook_stderr
 from vislab.errors import ConfigError, UserCodeError, UserError
 from vislab.models import objects, unregister_model
 
@@ -121,37 +119,15 @@ def _cell(notebook: dict):
 
 
 # a notebook without ipywidgets, as tqdm.autonotebook tells one: ipykernel's shell is loaded
-NOTEBOOK_WITHOUT_WIDGETS = """
-import sys, types, warnings
-warnings.simplefilter("default")
-sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
-class ZMQInteractiveShell:
-    config = {"IPKernelApp": {}}
-ipython = types.ModuleType("IPython")
-ipython.get_ipython = ZMQInteractiveShell
-sys.modules["IPython"] = ipython
-sys.modules["ipywidgets"] = None
-"""
-
-
-def _stderr(tmp_path, code: str) -> str:
-    """The standard error of ``code`` run by Python in a notebook without ipywidgets, which succeeds."""
-    done = subprocess.run(
-        [sys.executable, "-c", NOTEBOOK_WITHOUT_WIDGETS + code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stderr
 
 
 def test_vislab_paper_in_a_notebook_without_ipywidgets_prints_no_tqdm_warning(tmp_path):
-    assert "IProgress not found" in _stderr(tmp_path, "import optuna")  # what a notebook would show
+    assert "IProgress not found" in notebook_stderr(
+        tmp_path, "import optuna"
+    )  # what a notebook would show
     (tmp_path / "runs").mkdir()
     table_run(tmp_path / "runs", "mlp")
     table_run(tmp_path / "runs", "mlp2", "optim.lr=0.01")
     paper = f"vislab.paper({str(tmp_path / 'runs')!r}, out={str(tmp_path / 'p')!r}, figures=False)"
-    text = _stderr(tmp_path, f"import sys, vislab\n{paper}\nassert 'optuna' in sys.modules")
+    text = notebook_stderr(tmp_path, f"import sys, vislab\n{paper}\nassert 'optuna' in sys.modules")
     assert "IProgress" not in text, text
