@@ -11,32 +11,11 @@ import pytest
 
 import vislab
 from conftest import cli, notebook_cell, one_line, tiny_config
+from notebook_cells import MY_NET, TINY
 from vislab.config.notes import ema_note
 from vislab.errors import ConfigError
 from vislab.models import unregister_model
 from vislab.models.unknown_names import unknown_model
-
-TINY = dict(
-    data="digits",
-    data__limit=200,
-    train__batch_size=32,
-    train__device="cpu",
-    train__figures=False,
-    train__seed=0,
-    train__epochs=1,
-    quiet=True,
-)
-
-MY_NET = """
-class MyNet(nn.Module):
-    def __init__(self, num_classes: int, input_shape: tuple, width: int = 16):
-        super().__init__()
-        self.head = nn.Linear(input_shape[0] * input_shape[1] * input_shape[2], width)
-        self.out = nn.Linear(width, num_classes)
-
-    def forward(self, x):
-        return self.out(self.head(x.flatten(1)).relu())
-"""
 
 
 def test_a_long_runs_ema_note_gives_a_decay_below_the_given_one_that_the_config_takes():
@@ -55,7 +34,7 @@ def test_a_run_that_recorded_no_source_of_its_class_is_not_reopened_with_another
     # python -c or a plain python prompt: Python cannot find the class's source
     exec(compile(MY_NET, "<string>", "exec"), notebook)  # noqa: S102 - the test's own code
     out = tmp_path / "pc"
-    vislab.train(model=notebook["MyNet"], out=out, **TINY)
+    vislab.train(model=notebook["MyNet"], out=out, train__epochs=1, **TINY)
     unregister_model("user-MyNet")  # a new process ...
     notebook_cell(notebook, MY_NET.replace("relu()", "tanh()"), "other")  # ... another MyNet
     with pytest.raises(ConfigError) as e:
@@ -72,7 +51,7 @@ def test_a_model_objects_run_reopened_elsewhere_is_told_the_command_lines_way_fi
 ):
     notebook_cell(notebook, MY_NET, "cell")
     out = tmp_path / "mine"
-    vislab.train(model=notebook["MyNet"], out=out, **TINY)
+    vislab.train(model=notebook["MyNet"], out=out, train__epochs=1, **TINY)
     unregister_model("user-MyNet")  # `vislab eval` in a new process: no MyNet there
     del notebook["MyNet"]
     code, text = cli(capsys, "eval", out)

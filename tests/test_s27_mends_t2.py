@@ -10,7 +10,7 @@ import pytest
 
 import vislab
 from conftest import one_line, table_run
-from notebook_without_widgets import notebook_stderr
+from notebook_cells import notebook_stderr
 from vislab.errors import Note
 from vislab.experiments.results.columns_code import code_note, code_values
 from vislab.report.plan import plan_report, plan_runs

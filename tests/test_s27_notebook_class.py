@@ -9,30 +9,9 @@ import yaml
 
 import vislab
 from conftest import one_line, table_run
-from notebook_without_widgets import notebook_stderr
+from notebook_cells import MY_NET, TINY, notebook_stderr
 from vislab.errors import ConfigError, UserCodeError, UserError
 from vislab.models import objects, unregister_model
-
-TINY = dict(
-    data="digits",
-    data__limit=200,
-    train__batch_size=32,
-    train__device="cpu",
-    train__figures=False,
-    train__seed=0,
-    quiet=True,
-)
-
-MY_NET = """
-class MyNet(nn.Module):
-    def __init__(self, num_classes: int, input_shape: tuple, width: int = 16):
-        super().__init__()
-        self.head = nn.Linear(input_shape[0] * input_shape[1] * input_shape[2], width)
-        self.out = nn.Linear(width, num_classes)
-
-    def forward(self, x):
-        return self.out(self.head(x.flatten(1)).relu())
-"""
 
 
 def test_a_cell_resumed_with_its_own_train_epochs_and_epochs_trains_on_to_epochs(tmp_path):

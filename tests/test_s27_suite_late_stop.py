@@ -42,8 +42,10 @@ def _tables_cut_short(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(runner, "results_of", ctrl_c)
 
 
-def test_ctrl_c_as_the_tables_are_written_names_vislab_report_which_writes_them(tmp_path, capsys):
-    spec, out = tmp_path / "tiny.yaml", tmp_path / "s"
+def _suite_cut_short(tmp_path: Path, out: Path, capsys) -> str:
+    """`vislab suite` of the tiny suite into ``out``, a Ctrl-C as it writes its tables: what it said
+    (exit 130, the tables named as what was cut short)."""
+    spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_suite(name="tiny")))
     with pytest.MonkeyPatch.context() as mp:
         _tables_cut_short(mp)
@@ -51,6 +53,12 @@ def test_ctrl_c_as_the_tables_are_written_names_vislab_report_which_writes_them(
     assert code == 130, text
     said = one_line(text)
     assert "Ctrl-C while the suite's tables were written, after its runs had ended" in said
+    return said
+
+
+def test_ctrl_c_as_the_tables_are_written_names_vislab_report_which_writes_them(tmp_path, capsys):
+    out = tmp_path / "s"
+    said = _suite_cut_short(tmp_path, out, capsys)
     assert f"Write them: vislab report {out} (Python: vislab.write_report(" in said
     assert "`vislab suite` command" in said
     assert not (out / "results.md").exists() and not (out / "report.html").exists()
@@ -132,12 +140,5 @@ def test_a_ctrl_c_as_a_finished_suites_old_tables_are_rewritten_says_so(
     tables' (exit 130, the way on), not 'the last run was scored' followed by the report."""
     out = tmp_path / "s"
     shutil.copytree(_suite_once, out)
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(yaml.safe_dump(tiny_suite(name="tiny")))
-    with pytest.MonkeyPatch.context() as mp:
-        _tables_cut_short(mp)
-        code, text = cli(capsys, "suite", spec, "--out", out, "-q")
-    assert code == 130, text
-    said = one_line(text)
-    assert "Ctrl-C while the suite's tables were written, after its runs had ended" in said
+    said = _suite_cut_short(tmp_path, out, capsys)
     assert "the last run was scored" not in said and not (out / "report.html").exists()
